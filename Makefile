@@ -1,0 +1,39 @@
+# Thin wrappers over the mnist-study CLI. Uses the active virtualenv or conda
+# environment if there is one, otherwise creates .venv here.
+PROFILE ?= full
+PYTEST_ARGS ?=
+
+ifneq ($(VIRTUAL_ENV),)
+ENV_DIR := $(VIRTUAL_ENV)
+else ifneq ($(CONDA_PREFIX),)
+ENV_DIR := $(CONDA_PREFIX)
+else
+ENV_DIR := .venv
+endif
+BIN := $(ENV_DIR)/bin
+
+.PHONY: setup data run report test lab bench clean
+
+setup:            ## system packages, Python environment, Jupyter kernel
+	@bash scripts/setup.sh "$(ENV_DIR)"
+
+data: setup       ## fetch and verify MNIST into the cache
+	$(BIN)/mnist-study data
+
+run: data         ## execute the notebooks (PROFILE=full|smoke)
+	$(BIN)/mnist-study run --profile $(PROFILE)
+
+report: run       ## run the study, then build report/mnist_report.html and .pdf
+	$(BIN)/mnist-study report
+
+test: setup       ## unit tests and the end-to-end smoke run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: setup        ## open the notebooks in JupyterLab with the mnist-study kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: setup      ## time smoke and full runs; writes benchmarks/results/pipeline.json
+	$(BIN)/python benchmarks/pipeline.py
+
+clean:            ## remove generated report files (keeps the data cache and .venv)
+	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf

@@ -1,0 +1,70 @@
+"""Write and read a notebook's artifacts (JSON metrics, figures, models) atomically.
+
+Every writer goes through a temporary file in the target directory and an
+``os.replace``, so a crash never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ""):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write text atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def save_json(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as indented, key-sorted JSON (stable bytes for equal content)."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_to_builtin) + "\n")
+
+
+def load_json(path: str | os.PathLike):
+    """Read a JSON artifact, naming the file and the notebook that makes it if it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Artifact {path} is missing. Run the notebook that writes it first "
+            f"(`mnist-study run --only {path.parent.name[:2]}`)."
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> None:
+    """Save a matplotlib figure atomically (format from the suffix)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip("."),
+                    metadata={"Software": None} if Path(path).suffix == ".png" else None)
+
+
+def save_model(model, path: str | os.PathLike) -> None:
+    """Save a Keras model as ``.keras`` atomically."""
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def _to_builtin(value):
+    """JSON fallback for numpy scalars and arrays."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -1,0 +1,46 @@
+"""Import TensorFlow and Keras without their start-up log lines.
+
+TensorFlow 2.21 writes its oneDNN and CUDA start-up lines straight to file
+descriptor 2 before its logging is initialized, so ``TF_CPP_MIN_LOG_LEVEL``
+alone does not stop them, and a Jupyter kernel forwards that descriptor into
+the notebook. The first import therefore runs with descriptor 2 pointed at
+``/dev/null``; Python exceptions still propagate as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _stderr_fd_silenced():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tensorflow():
+    """The ``tensorflow`` module, imported quietly the first time."""
+    # Later C++ log lines (e.g. the failed CUDA probe on a CPU machine) respect this.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        with _stderr_fd_silenced():
+            import tensorflow  # noqa: F401
+    return sys.modules["tensorflow"]
+
+
+def keras():
+    """The ``keras`` module (TensorFlow backend), imported quietly the first time."""
+    tensorflow()
+    import keras as k
+
+    return k

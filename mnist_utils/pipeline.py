@@ -1,0 +1,378 @@
+"""Run the study's notebooks in order with papermill, from a parameter profile.
+
+Notebooks are discovered by their ``NN_`` prefix. Before anything runs, the
+profile is checked against every notebook's ``parameters`` cell. Each notebook
+executes into a staging area; only when it succeeds are its executed copy and
+its artifacts moved into ``report/``, so a failure never clobbers earlier
+results.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from mnist_utils import artifacts
+
+KERNEL_NAME = "mnist-study"
+# Set in the kernel's environment so TensorFlow's C++ start-up lines never
+# reach a notebook (they must be set before TensorFlow is imported).
+KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+# Parameters every notebook declares and only the runner sets.
+RUNNER_PARAMETERS = ("profile", "artifacts_dir", "output_dir")
+NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[A-Za-z0-9_]+\.ipynb$")
+# The packages whose versions the reproducibility record lists.
+RECORDED_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib",
+                     "seaborn", "papermill", "nbconvert", "ipykernel", "jupyterlab")
+TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
+         "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
+
+
+class PipelineError(RuntimeError):
+    """The run cannot start or did not finish; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the runner reads notebooks and profiles and writes its outputs."""
+
+    notebooks: Path
+    params: Path
+    report: Path
+
+    @property
+    def executed(self) -> Path:
+        return self.report / "executed"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.report / "artifacts"
+
+    @property
+    def failed(self) -> Path:
+        return self.report / "failed"
+
+    @property
+    def run_record(self) -> Path:
+        return self.artifacts / "run.json"
+
+
+def project_root() -> Path:
+    """The repository root (the folder holding ``notebooks/``), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "notebooks").is_dir() else Path.cwd()
+
+
+def default_layout(report_dir: str | os.PathLike | None = None) -> Layout:
+    root = project_root()
+    return Layout(root / "notebooks", root / "params", Path(report_dir or root / "report").resolve())
+
+
+def discover(notebooks_dir: Path) -> list[Path]:
+    """The study's notebooks, ``NN_name.ipynb``, in numeric order."""
+    found = sorted(p for p in Path(notebooks_dir).glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
+    if not found:
+        raise PipelineError(f"No notebooks named NN_*.ipynb in {notebooks_dir}.")
+    return found
+
+
+def load_profile(params_dir: Path, name: str) -> dict[str, dict]:
+    """Read ``params/<name>.yaml``: ``{"notebooks": {"NN_name": {param: value}}}``."""
+    import yaml
+
+    path = Path(params_dir) / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in Path(params_dir).glob("*.yaml") if p.stem != "report")
+        raise PipelineError(f"Unknown profile {name!r}: {path} does not exist. Known: {', '.join(known)}.")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise PipelineError(f"Profile {path} is not valid YAML: {e}") from e
+    unknown = set(doc) - {"description", "notebooks"}
+    if unknown:
+        raise PipelineError(f"Profile {path}: unknown top-level key(s) {sorted(unknown)}; "
+                            f"expected 'description' and 'notebooks'.")
+    sections = doc.get("notebooks") or {}
+    if not isinstance(sections, dict) or not all(isinstance(v, dict) or v is None for v in sections.values()):
+        raise PipelineError(f"Profile {path}: 'notebooks' must map notebook names to parameter mappings.")
+    return {str(k): dict(v or {}) for k, v in sections.items()}
+
+
+def declared_parameters(notebook: Path) -> dict[str, dict]:
+    """The parameters a notebook declares in its ``parameters`` cell: name -> type, default, help.
+
+    The cell must hold only lines ``name: type = literal  # comment``; anything else
+    is an error here, because papermill would silently skip a line it cannot parse.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise PipelineError(f"{notebook.name}: no cell tagged 'parameters'. Tag the first code "
+                            f"cell 'parameters' and declare each parameter as `name: type = value`.")
+    source = cells[0].source
+    lines = source.splitlines()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise PipelineError(f"{notebook.name}: parameters cell is not valid Python: {e}") from None
+    declared = {}
+    for stmt in tree.body:
+        line = lines[stmt.lineno - 1].strip()
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                and stmt.value is not None):
+            raise PipelineError(f"{notebook.name}: parameters cell line {stmt.lineno} is not "
+                                f"`name: type = value  # comment`: {line}")
+        try:
+            default = ast.literal_eval(stmt.value)
+        except ValueError:
+            raise PipelineError(f"{notebook.name}: parameter {stmt.target.id!r} has a default that "
+                                f"is not a plain value: {line}") from None
+        declared[stmt.target.id] = {"type": ast.unparse(stmt.annotation), "default": default,
+                                    "help": line.split("#", 1)[1].strip() if "#" in line else ""}
+    return declared
+
+
+def check_type(value, type_name: str) -> bool:
+    """Whether ``value`` (from YAML) fits a declared annotation such as ``int`` or ``list[int]``."""
+    base = type_name.split("[", 1)[0].strip()
+    if base not in TYPES:
+        return True  # unannotated or exotic: papermill cannot tell, neither can we
+    if isinstance(value, bool) and base != "bool":
+        return False
+    return isinstance(value, TYPES[base])
+
+
+def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[str, dict]:
+    """Merge profile values over each notebook's defaults, after checking every one.
+
+    Raises PipelineError listing every problem: a section for a notebook that
+    does not exist, an undeclared parameter, a runner-owned parameter, a wrong type.
+    """
+    by_name = {nb.stem: nb for nb in notebooks}
+    problems = [f"profile section {name!r} matches no notebook (have: {', '.join(by_name)})"
+                for name in profile if name not in by_name]
+    resolved = {}
+    for stem, path in by_name.items():
+        declared = declared_parameters(path)
+        missing = [p for p in RUNNER_PARAMETERS if p not in declared]
+        if missing:
+            problems.append(f"{path.name}: parameters cell must declare {', '.join(missing)}")
+        values = {name: info["default"] for name, info in declared.items()
+                  if name not in RUNNER_PARAMETERS}
+        for name, value in profile.get(stem, {}).items():
+            if name in RUNNER_PARAMETERS:
+                problems.append(f"{path.name}: {name!r} is set by the runner, not by a profile")
+            elif name not in declared:
+                problems.append(f"{path.name}: unknown parameter {name!r} "
+                                f"(declared: {', '.join(sorted(set(declared) - set(RUNNER_PARAMETERS)))})")
+            elif not check_type(value, declared[name]["type"]):
+                problems.append(f"{path.name}: parameter {name!r} must be {declared[name]['type']}, "
+                                f"got {type(value).__name__} {value!r}")
+            else:
+                values[name] = value
+        resolved[stem] = values
+    if problems:
+        raise PipelineError("The profile does not fit the notebooks:\n  - " + "\n  - ".join(problems))
+    return resolved
+
+
+def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
+    """Notebooks whose number or name is in ``only`` (all when ``only`` is empty)."""
+    if not only:
+        return notebooks
+    wanted = {o.zfill(2) if o.isdigit() else o for o in only}
+    chosen = [nb for nb in notebooks if nb.name[:2] in wanted or nb.stem in wanted]
+    unknown = wanted - {nb.name[:2] for nb in chosen} - {nb.stem for nb in chosen}
+    if unknown:
+        raise PipelineError(f"--only {', '.join(sorted(unknown))}: no such notebook "
+                            f"(have: {', '.join(nb.stem for nb in notebooks)}).")
+    return chosen
+
+
+def ensure_kernel(log=None) -> None:
+    """Register the ``mnist-study`` Jupyter kernel for this Python if it is missing."""
+    log = log or _say
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return
+    except NoSuchKernel:
+        pass
+    install_kernel()
+    log(f"Registered Jupyter kernel {KERNEL_NAME!r} for {sys.executable}")
+
+
+def install_kernel(user: bool = False) -> str:
+    """Install the ``mnist-study`` kernelspec (into this environment unless ``user``)."""
+    from ipykernel.kernelspec import install
+
+    return install(user=user, prefix=None if user else sys.prefix, kernel_name=KERNEL_NAME,
+                   display_name="Python (mnist-study)", env=KERNEL_ENV)
+
+
+def environment_record(root: Path) -> dict:
+    """Python, packages, CPU, GPU and git state, for the reproducibility appendix."""
+    def git(*args):
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+            return out.stdout.strip() if out.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = []
+    if shutil.which("nvidia-smi"):
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+        gpus = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    versions = {}
+    for pkg in RECORDED_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    status = git("status", "--porcelain")
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "gpus": gpus,
+        "packages": versions,
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+    }
+
+
+def _promote(staged: Path, final: Path) -> None:
+    """Replace ``final`` with ``staged`` (a file or a folder) in as few steps as the OS allows."""
+    if staged.is_dir() and final.exists():
+        old = final.with_name(f".old-{final.name}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(staged, final)
+        shutil.rmtree(old)
+    else:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+
+
+def execute(notebook: Path, parameters: dict, layout: Layout, profile: str) -> float:
+    """Run one notebook through papermill into staging, then promote its outputs.
+
+    Returns:
+        Wall-clock seconds.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    stage = layout.report / ".staging"
+    staged_nb = stage / "executed" / notebook.name
+    staged_artifacts = stage / "artifacts" / notebook.stem
+    shutil.rmtree(stage, ignore_errors=True)
+    staged_nb.parent.mkdir(parents=True)
+    staged_artifacts.mkdir(parents=True)
+    layout.artifacts.mkdir(parents=True, exist_ok=True)
+    params = {**parameters, "profile": profile, "artifacts_dir": str(layout.artifacts),
+              "output_dir": str(staged_artifacts)}
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(staged_nb), parameters=params, kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent), progress_bar=sys.stderr.isatty(), log_output=False,
+        )
+    except PapermillExecutionError as e:
+        layout.failed.mkdir(parents=True, exist_ok=True)
+        kept = layout.failed / notebook.name
+        if staged_nb.exists():
+            os.replace(staged_nb, kept)
+        shutil.rmtree(stage, ignore_errors=True)
+        raise PipelineError(
+            f"{notebook.name} failed in cell {e.cell_index} (execution count {e.exec_count}): "
+            f"{e.ename}: {e.evalue}\n"
+            f"The executed notebook with the traceback is {kept}. Earlier outputs in "
+            f"{layout.report} are unchanged."
+        ) from None
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - start
+    _promote(staged_artifacts, layout.artifacts / notebook.stem)
+    _promote(staged_nb, layout.executed / notebook.name)
+    shutil.rmtree(stage, ignore_errors=True)
+    stale = layout.failed / notebook.name
+    if stale.exists():
+        stale.unlink()
+    return seconds
+
+
+def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
+        log=None) -> dict:
+    """Validate the profile, fetch the data, then execute the selected notebooks in order.
+
+    Returns:
+        The run record also written to ``report/artifacts/run.json``.
+    """
+    from mnist_utils import data
+
+    log = log or _say
+    layout = layout or default_layout()
+    notebooks = discover(layout.notebooks)
+    resolved = resolve_parameters(notebooks, load_profile(layout.params, profile))
+    chosen = select(notebooks, only)
+    ensure_kernel(log)
+    for key, value in KERNEL_ENV.items():
+        os.environ.setdefault(key, value)
+    mnist = data.load_mnist()  # fetch and verify up front: a data problem stops the run here
+    record = _previous_record(layout.run_record)
+    record.update({
+        "environment": environment_record(project_root()),
+        "data": {"source": mnist.source, "checksums": mnist.checksums,
+                 "cache_dir": str(data.cache_dir())},
+    })
+    record.setdefault("notebooks", {})
+    log(f"Running {len(chosen)} notebook(s) with profile {profile!r} into {layout.report}")
+    total = time.perf_counter()
+    for i, nb in enumerate(chosen, start=1):
+        log(f"[{i}/{len(chosen)}] {nb.stem} ...")
+        seconds = execute(nb, resolved[nb.stem], layout, profile)
+        log(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
+            f"(elapsed {time.perf_counter() - total:.1f} s)")
+        record["notebooks"][nb.stem] = {
+            "profile": profile, "parameters": resolved[nb.stem], "seconds": round(seconds, 2),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        artifacts.save_json(layout.run_record, record)
+    return record
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _previous_record(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,127 @@
+"""Figures for the notebooks.
+
+Every helper takes ``ax=None`` (or ``fig=None`` for multi-panel grids), draws,
+and returns the figure. Nothing is shown or saved implicitly: figures are built
+with ``matplotlib.figure.Figure`` so pyplot never displays them twice; the
+notebook displays the returned figure and ``artifacts.save_figure`` saves it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+PALETTE = "deep"
+
+
+def style() -> None:
+    """Apply the report's plot style (call once per notebook, never at import)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold",
+                         "figure.constrained_layout.use": True})
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        # Importing pyplot activates the inline backend, which registers the PNG
+        # formatter that lets a cell display a returned Figure; "retina" doubles
+        # the pixels so the figures stay sharp in the PDF.
+        import matplotlib.pyplot  # noqa: F401
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
+
+
+def _axes(ax, figsize):
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
+
+
+def class_balance(counts: dict[str, np.ndarray], ax=None):
+    """Grouped bars: share of each digit in each split (``{"train": counts, ...}``)."""
+    fig, ax = _axes(ax, (7.5, 3.2))
+    names = list(counts)
+    width = 0.8 / len(names)
+    digits = np.arange(10)
+    for i, name in enumerate(names):
+        share = 100 * np.asarray(counts[name]) / np.sum(counts[name])
+        ax.bar(digits + (i - (len(names) - 1) / 2) * width, share, width, label=name)
+    ax.set_xticks(digits)
+    ax.set_xlabel("digit")
+    ax.set_ylabel("share of split (%)")
+    ax.set_ylim(0, 1.3 * ax.get_ylim()[1])  # head-room so the legend covers no bar
+    ax.legend(ncols=len(names), loc="upper center", frameon=True)
+    return fig
+
+
+def digit_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int = 10,
+               cell: float = 0.75, fig=None):
+    """Images in a grid, optional title over each; returns the figure."""
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig = fig or Figure(figsize=(cell * ncols, cell * nrows * (1.35 if titles else 1.0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=images[i].max() or 1)
+            if titles:
+                ax.set_title(titles[i], fontsize=7, fontweight="normal")
+    return fig
+
+
+def samples_per_class(images: np.ndarray, labels: np.ndarray, per_class: int = 10,
+                      seed: int = 0, fig=None):
+    """A row of random examples for each digit (rows 0-9)."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)]
+    return digit_grid(images[np.concatenate(picks)], ncols=per_class, cell=0.55, fig=fig)
+
+
+def mean_images(images: np.ndarray, labels: np.ndarray, fig=None):
+    """The mean image of each digit class."""
+    means = np.stack([images[labels == d].mean(axis=0) for d in range(10)])
+    return digit_grid(means, ncols=10, cell=0.8, fig=fig)
+
+
+def intensity_histogram(images: np.ndarray, ax=None):
+    """Histogram of pixel intensities (log count) over all images."""
+    fig, ax = _axes(ax, (7.5, 3.0))
+    counts = np.bincount(np.asarray(images, dtype=np.uint8).ravel(), minlength=256)
+    ax.bar(np.arange(256), counts, width=1.0, color="C0")
+    ax.set_yscale("log")
+    ax.set_xlim(-1, 256)
+    ax.set_xlabel("pixel intensity (0 = background, 255 = ink)")
+    ax.set_ylabel("pixels (log scale)")
+    return fig
+
+
+def learning_curves(histories: list[dict[str, list[float]]], fig=None):
+    """Loss and accuracy per epoch, train and validation, mean with min-max band over seeds."""
+    fig = fig or Figure(figsize=(9, 3.4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for ax, metric, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
+        for key, name, color in ((metric, "train", "C0"), (f"val_{metric}", "validation", "C1")):
+            runs = np.array([h[key] for h in histories])
+            epochs = np.arange(1, runs.shape[1] + 1)
+            ax.plot(epochs, runs.mean(axis=0), color=color, marker="o", markersize=3, label=name)
+            if len(runs) > 1:
+                ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.legend()
+    return fig
+
+
+def misclassified_grid(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
+                       indices: np.ndarray, ncols: int = 10, fig=None):
+    """Wrongly classified digits titled 'true → predicted (confidence)'."""
+    pred = probs[indices].argmax(axis=1)
+    titles = [f"{t}→{p} ({probs[i, p]:.0%})" for i, t, p in zip(indices, y_true[indices], pred)]
+    return digit_grid(images[indices], titles=titles, ncols=ncols, cell=0.9, fig=fig)

@@ -1,0 +1,331 @@
+"""Merge the executed notebooks into one report; export it as HTML and PDF with nbconvert.
+
+The merged notebook gets a title page, a table of contents and a
+reproducibility appendix built from ``report/artifacts/run.json``. Outputs
+are cleaned on the way (stderr dropped, terminal control characters removed)
+and each file is written atomically, so a failed build keeps the last report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from mnist_utils import artifacts, data
+from mnist_utils.pipeline import Layout, PipelineError
+
+TEMPLATES = Path(__file__).parent / "templates"
+SETTINGS = {  # key -> (type, default)
+    "title": (str, "Handwritten Digit Recognition on MNIST"),
+    "subtitle": (str, ""),
+    "author": (str, ""),
+    "institution": (str, ""),
+    "course": (str, ""),
+    "date": (str, ""),
+    "include_code": (bool, False),
+}
+MATHJAX_PACKAGE = "mathjax@3.2.2"
+MATHJAX_FILE = "es5/tex-svg.js"
+MATHJAX_SHA256 = "d4295dc33744836935c1399feece5159577b34c5c8ffb9f1c6324cd82e03a882"
+# Cells the report never shows: papermill's parameter cells (the appendix lists the values).
+HIDDEN_TAGS = {"parameters", "injected-parameters"}
+CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ReportError(PipelineError):
+    """The report cannot be built; the message says why and what to do."""
+
+
+def load_settings(path: Path) -> dict:
+    """Read the report settings YAML; unknown keys and wrong types are errors."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReportError(f"Report settings file {path} does not exist.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ReportError(f"Report settings {path} are not valid YAML: {e}") from e
+    unknown = sorted(set(raw) - set(SETTINGS))
+    if unknown:
+        raise ReportError(f"Report settings {path}: unknown key(s) {unknown}; known: {sorted(SETTINGS)}.")
+    settings = {}
+    for key, (kind, default) in SETTINGS.items():
+        value = raw.get(key, default)
+        value = default if value is None else value
+        if not isinstance(value, kind):
+            raise ReportError(f"Report settings {path}: {key!r} must be {kind.__name__}, got {value!r}.")
+        settings[key] = value
+    settings["date"] = settings["date"] or dt.date.today().isoformat()
+    return settings
+
+
+def clean_text(text: str) -> str:
+    """Drop ANSI escapes and control characters; keep what a carriage return left visible."""
+    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return CONTROL.sub("", "\n".join(lines))
+
+
+def headings(cells) -> list[tuple[int, str]]:
+    """(level, text) of the level-1 and level-2 markdown headings, outside code fences."""
+    found, fenced = [], False
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            m = None if fenced else re.match(r"^(#{1,2})\s+(.+?)\s*#*$", line)
+            if m:
+                found.append((len(m.group(1)), m.group(2)))
+    return found
+
+
+def _anchor(text: str) -> str:
+    from nbconvert.filters.strings import _convert_header_id
+
+    return _convert_header_id(text)
+
+
+def _title_html(s: dict) -> str:
+    lines = [html.escape(x) for x in (s["author"], s["institution"], s["course"]) if x]
+    sub = f'<div class="subtitle">{html.escape(s["subtitle"])}</div>' if s["subtitle"] else ""
+    return (f'<div class="report-title"><h1>{html.escape(s["title"])}</h1>{sub}'
+            f'<div class="meta">{"<br>".join(lines)}<br>{html.escape(s["date"])}</div></div>')
+
+
+def _toc_html(found: list[tuple[int, str]]) -> str:
+    """A numbered contents list matching LaTeX's section numbers."""
+    items, section, sub = [], 0, 0
+    for level, text in found:
+        if level == 1:
+            section, sub = section + 1, 0
+            number = str(section)
+        else:
+            sub += 1
+            number = f"{section}.{sub}"
+        indent = "" if level == 1 else ' style="margin-left:1.5rem"'
+        items.append(f'<li{indent}><a href="#{_anchor(text)}">{number}&nbsp; {html.escape(text)}</a></li>')
+    return f'<nav class="report-toc"><h2>Contents</h2><ol>{"".join(items)}</ol></nav>'
+
+
+def _md_table(header: list[str], rows: list[list]) -> str:
+    def cell(v):
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def appendix(record: dict, executed: list[Path]) -> str:
+    """Markdown of the reproducibility appendix, from the run record."""
+    env = record.get("environment", {})
+    data = record.get("data", {})
+    runs = record.get("notebooks", {})
+    shown = [p.stem for p in executed]
+    profiles = sorted({runs[n]["profile"] for n in shown if n in runs})
+    commit = env.get("git_commit") or "unknown (not a git checkout)"
+    dirty = {True: "yes: uncommitted changes were present", False: "no",
+             None: "unknown"}[env.get("git_dirty")]
+    parts = [
+        "# Appendix: reproducibility",
+        "Every number, table and figure in this report was produced by the run recorded here. "
+        f"To reproduce it, check out the commit below and run `make report` "
+        f"(profile{'s' if len(profiles) != 1 else ''}: {', '.join(f'`{p}`' for p in profiles) or 'unknown'}).",
+        "## Code and machine",
+        _md_table(["item", "value"], [
+            ["git commit", f"`{commit}`"], ["uncommitted changes", dirty],
+            ["Python", env.get("python", "?")], ["platform", f"`{env.get('platform', '?')}`"],
+            ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} logical cores)"],
+            ["GPU", ", ".join(env.get("gpus") or []) or "none"],
+        ]),
+        "## Software",
+        _md_table(["package", "version"], [[k, v or "not installed"] for k, v in env.get("packages", {}).items()]),
+        "## Data",
+        f"Source: {data.get('source', 'unknown')}. Each file was verified against this checksum before use:",
+        _md_table(["file", "algorithm", "checksum"],
+                  [[f"`{f}`", c["algorithm"].upper(), f"`{c['value']}`"] for f, c in data.get("checksums", {}).items()]),
+        "## Parameters",
+        "Each notebook's parameters as it ran: its own defaults, overridden by the profile.",
+        _md_table(["notebook", "parameter", "value"], [
+            [f"`{n}`", f"`{k}`", f"`{json.dumps(v)}`"]
+            for n in shown if n in runs for k, v in runs[n]["parameters"].items()
+        ]),
+        "## Run times",
+        _md_table(["notebook", "profile", "wall time (s)", "finished (UTC)"], [
+            [f"`{n}`", runs[n]["profile"], f"{runs[n]['seconds']:.1f}",
+             runs[n]["finished"].replace("+00:00", "").replace("T", " ")]
+            for n in shown if n in runs
+        ]),
+        "## Determinism",
+        "Each training run sets its seed with `keras.utils.set_random_seed`, and TensorFlow's op "
+        "determinism is enabled (`tf.config.experimental.enable_op_determinism`), under which Keras "
+        "turns XLA compilation off. Running the same profile twice on the same machine therefore "
+        "gives identical `metrics.json` files; the end-to-end test checks this. Wall-clock times "
+        "(`timings.json` and the table above) vary from run to run. Results on other CPUs, GPUs or "
+        "library versions may differ in the last digits, because floating-point reductions are "
+        "ordered differently there.",
+    ]
+    return "\n\n".join(parts)
+
+
+def merge(executed: list[Path], settings: dict, record: dict):
+    """One notebook: title, contents, every executed notebook in order, the appendix."""
+    import nbformat
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    body = []
+    for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+                continue
+            cell["id"] = f"{path.stem[:2]}-{i:03d}"
+            body.append(cell)
+    body.append(new_markdown_cell(appendix(record, executed), id="appendix"))
+    front = [new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
+             new_markdown_cell(_toc_html(headings(body)), id="toc", metadata={"tags": ["html-only"]})]
+    lines = [x for x in (settings["author"], settings["institution"], settings["course"]) if x]
+    meta = {
+        "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
+        "language_info": {"name": "python"},
+        "title": settings["title"],
+        "mnist_report": {**settings, "lines": lines},
+    }
+    if settings["author"]:
+        meta["authors"] = [{"name": settings["author"]}]
+    return new_notebook(cells=front + body, metadata=meta)
+
+
+def _preprocessors(include_code: bool, drop_tag: str):
+    from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+
+    class CleanOutputs(Preprocessor):
+        """Drop stderr and empty code cells; strip control characters from stdout."""
+
+        def preprocess(self, nb, resources):
+            for cell in nb.cells:
+                if cell.cell_type != "code":
+                    continue
+                kept = []
+                for out in cell.get("outputs", []):
+                    if out.output_type == "stream":
+                        if out.name == "stderr":
+                            continue
+                        out.text = clean_text(out.text)
+                        if not out.text.strip():
+                            continue
+                    kept.append(out)
+                cell.outputs = kept
+            if not include_code:
+                nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.outputs]
+            return nb, resources
+
+    return [TagRemovePreprocessor(remove_cell_tags={drop_tag}), CleanOutputs()]
+
+
+def _exporter(cls, template: str, include_code: bool, drop_tag: str, **kwargs):
+    exporter = cls(template_name=template, extra_template_basedirs=[str(TEMPLATES)],
+                   exclude_input=not include_code, exclude_input_prompt=True,
+                   exclude_output_prompt=True, **kwargs)
+    for pre in _preprocessors(include_code, drop_tag):
+        exporter.register_preprocessor(pre, enabled=True)
+    return exporter
+
+
+def mathjax_source(cache: Path | None = None) -> str:
+    """MathJax 3's single-file SVG build, fetched once with `npm pack` and verified.
+
+    Inlined into the HTML so the report renders its math with no network.
+    """
+    cache = cache or data.cache_dir().parent / "vendor"
+    target = cache / MATHJAX_PACKAGE.replace("@", "-") / "tex-svg.js"
+    if not target.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ReportError(f"The HTML report inlines {MATHJAX_PACKAGE}, fetched with npm, which is "
+                              f"not installed. Install it (Debian/Ubuntu: apt-get install nodejs npm).")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            proc = subprocess.run([npm, "pack", MATHJAX_PACKAGE, "--silent"], cwd=tmp,
+                                  capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise ReportError(f"`npm pack {MATHJAX_PACKAGE}` failed: {proc.stderr.strip()[-500:]}")
+            with tarfile.open(next(Path(tmp).glob("*.tgz"))) as tar:
+                src = tar.extractfile(f"package/{MATHJAX_FILE}")
+                staged = Path(tmp) / "tex-svg.js"
+                staged.write_bytes(src.read())
+            actual = data.file_digest(staged, "sha256")
+            if actual != MATHJAX_SHA256:
+                raise ReportError(f"{MATHJAX_PACKAGE}/{MATHJAX_FILE}: expected SHA-256 "
+                                  f"{MATHJAX_SHA256}, got {actual}.")
+            staged.replace(target)
+    if data.file_digest(target, "sha256") != MATHJAX_SHA256:
+        raise ReportError(f"{target} failed its SHA-256 check; delete it and build the report again.")
+    return target.read_text(encoding="utf-8")
+
+
+def build_html(nb, include_code: bool) -> str:
+    """The report as one self-contained HTML page."""
+    from nbconvert import HTMLExporter
+
+    exporter = _exporter(HTMLExporter, "mnist_html", include_code, "latex-only", embed_images=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"mathjax_js": mathjax_source()})
+    return body
+
+
+def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
+    """The report as PDF, through nbconvert's LaTeX exporter and xelatex."""
+    from nbconvert import PDFExporter
+    from nbconvert.exporters.pdf import LatexFailed
+
+    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        raise ReportError(
+            f"The PDF needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
+            f"installed. `make report` installs them; by hand (Debian/Ubuntu): apt-get install "
+            f"texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc")
+    exporter = _exporter(PDFExporter, "mnist_latex", include_code, "html-only")
+    try:
+        pdf, _ = exporter.from_notebook_node(nb)
+    except LatexFailed as e:
+        failed_dir.mkdir(parents=True, exist_ok=True)
+        log = failed_dir / "mnist_report.latex.log"
+        log.write_text(e.output or "", encoding="utf-8")
+        raise ReportError(f"xelatex failed to build the PDF; its output is in {log}. "
+                          f"The previous report files are unchanged.") from None
+    return pdf
+
+
+def build(layout: Layout, settings_path: Path, include_code: bool | None = None) -> list[Path]:
+    """Build ``report/mnist_report.html`` and ``.pdf`` from the executed notebooks.
+
+    Returns:
+        The paths written.
+    """
+    from mnist_utils import pipeline
+
+    settings = load_settings(settings_path)
+    if include_code is not None:
+        settings["include_code"] = include_code
+    executed = pipeline.discover(layout.executed) if layout.executed.is_dir() else []
+    if not executed:
+        raise ReportError(f"No executed notebooks in {layout.executed}. Run `mnist-study run` first.")
+    record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
+    nb = merge(executed, settings, record)
+    page = build_html(nb, settings["include_code"])
+    pdf = build_pdf(merge(executed, settings, record), settings["include_code"], layout.failed)
+    html_path = layout.report / "mnist_report.html"
+    artifacts.write_text(html_path, page)
+    pdf_path = layout.report / "mnist_report.pdf"
+    with artifacts.atomic_path(pdf_path) as tmp:
+        tmp.write_bytes(pdf)
+    return [html_path, pdf_path]

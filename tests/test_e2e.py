@@ -1,0 +1,110 @@
+"""End to end: every notebook with the smoke profile through the real runner, then the report."""
+
+import json
+import re
+
+import nbformat
+import pytest
+from pypdf import PdfReader
+
+from mnist_utils import pipeline, report
+
+pytestmark = pytest.mark.e2e
+LOG_NOISE = re.compile(r"I0000|E0000|WARNING: All log messages|oneDNN|cuda|\x1b\[|\r")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """Run the smoke profile once into a temporary report folder and build the report."""
+    real = pipeline.default_layout()
+    layout = pipeline.Layout(real.notebooks, real.params, tmp_path_factory.mktemp("e2e") / "report")
+    record = pipeline.run("smoke", layout=layout, log=lambda _: None)
+    paths = report.build(layout, real.params / "report.yaml")
+    return layout, record, paths
+
+
+def test_every_notebook_ran_and_left_its_artifacts(smoke):
+    layout, record, _ = smoke
+    stems = [p.stem for p in pipeline.discover(layout.notebooks)]
+    assert list(record["notebooks"]) == stems
+    for stem in stems:
+        assert (layout.executed / f"{stem}.ipynb").is_file()
+        assert (layout.artifacts / stem / "metrics.json").is_file()
+        assert record["notebooks"][stem]["profile"] == "smoke" and record["notebooks"][stem]["seconds"] > 0
+    assert (layout.artifacts / "02_mlp_baseline" / "model.keras").stat().st_size > 100_000
+    assert not (layout.report / ".staging").exists() and not layout.failed.exists()
+    assert json.loads(layout.run_record.read_text())["data"]["checksums"]
+
+
+def test_metrics_are_real_results(smoke):
+    layout, _, _ = smoke
+    metrics = json.loads((layout.artifacts / "02_mlp_baseline" / "metrics.json").read_text())
+    # 2 epochs on 6,000 images: far better than chance (10 %), short of the full study.
+    assert 0.8 < metrics["test_accuracy"]["mean"] < 0.99
+    assert metrics["parameters"] == 784 * 128 + 128 + 128 * 10 + 10
+    counts = json.loads((layout.artifacts / "01_data" / "metrics.json").read_text())["class_counts"]
+    assert [sum(counts[k]) for k in ("train", "validation", "test")] == [54000, 6000, 10000]
+
+
+def test_executed_notebooks_hold_no_log_lines_or_errors(smoke):
+    layout, _, _ = smoke
+    for path in layout.executed.glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                assert out.output_type != "error", path.name
+                if out.output_type == "stream":
+                    assert out.name != "stderr", f"{path.name}: {out.text[:200]}"
+                    assert not LOG_NOISE.search(out.text), f"{path.name}: {out.text[:200]}"
+
+
+def test_html_is_self_contained_with_every_section(smoke):
+    layout, _, paths = smoke
+    html = (layout.report / "mnist_report.html").read_text()
+    for path in pipeline.discover(layout.executed):
+        title = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0].lstrip("# ")
+        assert f">{title}<" in html.replace('<a class="anchor-link"', "<")
+    assert "Appendix: reproducibility" in html and "report-toc" in html
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html)  # nothing from the network
+    assert "window.MathJax" in html and "data:image/png;base64" in html
+    assert not LOG_NOISE.search(html.split("<script>window.MathJax")[0].split("<main>")[-1])
+
+
+def test_pdf_has_pages_and_text(smoke):
+    layout, _, _ = smoke
+    reader = PdfReader(layout.report / "mnist_report.pdf")
+    assert len(reader.pages) >= 5
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
+                     "Appendix: reproducibility", "Table 1"):
+        assert expected in text
+    assert "I0000" not in text and "Figure size" not in text
+
+
+def test_same_profile_twice_gives_identical_metrics(smoke):
+    layout, _, _ = smoke
+    path = layout.artifacts / "02_mlp_baseline" / "metrics.json"
+    before = path.read_bytes()
+    pipeline.run("smoke", only=["02"], layout=layout, log=lambda _: None)
+    assert path.read_bytes() == before
+
+
+def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_factory, tmp_path):
+    from conftest import RUNNER_CELL
+
+    notebook_factory("01_ok.ipynb", body=["print('fine')"])
+    notebook_factory("02_boom.ipynb", RUNNER_CELL + "divisor: int = 1  # what to divide by\n",
+                     body=["x = 1", "1 / divisor"])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "ok.yaml").write_text("notebooks: {}\n")
+    (params / "bad.yaml").write_text("notebooks:\n  02_boom:\n    divisor: 0\n")
+    layout = pipeline.Layout(notebook_factory.folder, params, tmp_path / "report")
+    pipeline.run("ok", layout=layout, log=lambda _: None)
+    good = (layout.executed / "02_boom.ipynb").read_bytes()
+    with pytest.raises(pipeline.PipelineError) as err:
+        pipeline.run("bad", layout=layout, log=lambda _: None)
+    message = str(err.value)
+    assert "02_boom.ipynb failed in cell" in message and "ZeroDivisionError" in message
+    assert (layout.executed / "02_boom.ipynb").read_bytes() == good  # previous output intact
+    assert (layout.failed / "02_boom.ipynb").is_file()
+    assert json.loads(layout.run_record.read_text())["notebooks"]["02_boom"]["parameters"] == {"divisor": 1}

@@ -1,0 +1,36 @@
+"""environment.yml and pyproject.toml must name the same packages and ranges."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _requirements(specs):
+    out = {}
+    for spec in specs:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec)
+        out[m.group(1).lower().replace("_", "-")] = m.group(2).replace(" ", "")
+    return out
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirements(project["dependencies"] + project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    listed = _requirements(p for p in pip if not p.startswith("-"))
+    assert listed == wanted
+    assert "-e .[dev]" in pip
+
+
+def test_environment_python_fits_requires_python():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    minor = int(python.split("=")[1].split(".")[1])
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    low, high = re.findall(r"3\.(\d+)", requires)
+    assert int(low) <= minor < int(high)

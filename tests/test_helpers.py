@@ -1,0 +1,63 @@
+"""Metrics against known values; plot helpers draw non-empty images."""
+
+import numpy as np
+import pytest
+
+from mnist_utils import artifacts, evaluation, plots
+
+
+def test_accuracy_and_misclassified_order():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.45, 0.55]])
+    y = np.array([0, 0, 1, 1])
+    assert evaluation.accuracy(y, probs) == 0.5
+    # wrong: rows 1 (conf 0.8) and 2 (conf 0.6), most confident first
+    assert evaluation.misclassified(y, probs).tolist() == [1, 2]
+
+
+def test_mean_std_uses_sample_deviation():
+    mean, std = evaluation.mean_std([0.97, 0.98, 0.99])
+    assert mean == pytest.approx(0.98) and std == pytest.approx(0.01)
+    assert evaluation.mean_std([0.5]) == (0.5, None)
+    assert evaluation.format_pct(0.9781, 0.0009) == "97.81 ± 0.09 %"
+    assert evaluation.format_pct(0.9781) == "97.81 %"
+
+
+def test_class_counts():
+    assert evaluation.class_counts(np.array([0, 0, 3]), 4).tolist() == [2, 0, 0, 1]
+
+
+def _images(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 10
+
+
+@pytest.mark.parametrize("name", ["balance", "samples", "means", "histogram", "curves", "errors"])
+def test_plot_helpers_write_nonempty_png(tmp_path, name):
+    x, y = _images()
+    probs = np.full((40, 10), 0.05)
+    probs[np.arange(40), (y + 1) % 10] = 0.55
+    fig = {
+        "balance": lambda: plots.class_balance({"train": np.bincount(y), "test": np.bincount(y)}),
+        "samples": lambda: plots.samples_per_class(x, y, per_class=3),
+        "means": lambda: plots.mean_images(x, y),
+        "histogram": lambda: plots.intensity_histogram(x),
+        "curves": lambda: plots.learning_curves([
+            {"loss": [1, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}] * 2),
+        "errors": lambda: plots.misclassified_grid(x, y, probs, np.arange(5)),
+    }[name]()
+    path = tmp_path / f"{name}.png"
+    artifacts.save_figure(fig, path)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_save_json_is_atomic_and_stable(tmp_path):
+    path = tmp_path / "m.json"
+    artifacts.save_json(path, {"b": np.float32(0.5), "a": np.arange(2)})
+    first = path.read_bytes()
+    artifacts.save_json(path, {"a": [0, 1], "b": 0.5})
+    assert path.read_bytes() == first
+    assert artifacts.load_json(path) == {"a": [0, 1], "b": 0.5}
+    with pytest.raises(FileNotFoundError, match="mnist-study run --only"):
+        artifacts.load_json(tmp_path / "02_x" / "metrics.json")

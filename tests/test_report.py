@@ -1,0 +1,54 @@
+"""Report settings, output cleaning, contents and the reproducibility appendix."""
+
+import pytest
+from nbformat.v4 import new_markdown_cell
+
+from mnist_utils import report
+
+
+def test_settings_defaults_and_date(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("title: My study\n")
+    settings = report.load_settings(path)
+    assert settings["title"] == "My study" and settings["include_code"] is False
+    assert len(settings["date"]) == 10  # filled with today's ISO date
+
+
+def test_settings_unknown_key_and_wrong_type(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("titel: typo\n")
+    with pytest.raises(report.ReportError, match=r"unknown key\(s\) \['titel'\]"):
+        report.load_settings(path)
+    path.write_text("include_code: 'yes'\n")
+    with pytest.raises(report.ReportError, match="'include_code' must be bool"):
+        report.load_settings(path)
+
+
+def test_clean_text_removes_progress_bars_and_ansi():
+    raw = "epoch 1\r\x1b[32m=====\x1b[0m done\nnext\x08 line\n"
+    assert report.clean_text(raw) == "===== done\nnext line\n"
+
+
+def test_headings_skip_code_fences():
+    cells = [new_markdown_cell("# One\n```\n# not a heading\n```\n## Two\n### Three")]
+    assert report.headings(cells) == [(1, "One"), (2, "Two")]
+
+
+def test_toc_numbers_sections_like_latex():
+    toc = report._toc_html([(1, "Data"), (2, "Split"), (1, "Model"), (2, "Training")])
+    assert "1&nbsp; Data" in toc and "1.1&nbsp; Split" in toc and "2.1&nbsp; Training" in toc
+    assert 'href="#Data"' in toc
+
+
+def test_appendix_lists_checksums_parameters_and_times(tmp_path):
+    record = {
+        "environment": {"python": "3.11.7", "git_commit": "abc123", "git_dirty": True,
+                        "packages": {"keras": "3.15.1"}, "cpu": "Test CPU", "cpu_count": 2, "gpus": []},
+        "data": {"source": "npm", "checksums": {"t10k-labels-idx1-ubyte": {"algorithm": "md5", "value": "27ae"}}},
+        "notebooks": {"02_mlp": {"profile": "smoke", "parameters": {"epochs": 2},
+                                 "seconds": 12.34, "finished": "2026-01-01T00:00:00+00:00"}},
+    }
+    text = report.appendix(record, [tmp_path / "02_mlp.ipynb"])
+    for expected in ("abc123", "uncommitted changes were present", "3.15.1", "27ae", "`epochs`",
+                     "12.3", "Test CPU", "`smoke`"):
+        assert expected in text
