@@ -221,8 +221,16 @@ def install_kernel(user: bool = False) -> str:
     """Install the ``mnist-study`` kernelspec (into this environment unless ``user``)."""
     from ipykernel.kernelspec import install
 
-    return install(user=user, prefix=None if user else sys.prefix, kernel_name=KERNEL_NAME,
-                   display_name="Python (mnist-study)", env=KERNEL_ENV)
+    where = install(user=user, prefix=None if user else sys.prefix, kernel_name=KERNEL_NAME,
+                    display_name="Python (mnist-study)", env=KERNEL_ENV)
+    # The kernel's own start-up warnings (e.g. about TCP transport) would land in the
+    # runner's terminal between the progress lines; errors still show.
+    spec_file = Path(where) / "kernel.json"
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
+    spec["argv"] = [a for a in spec["argv"] if not a.startswith("--IPKernelApp.log_level")]
+    spec["argv"].append("--IPKernelApp.log_level=ERROR")
+    artifacts.save_json(spec_file, spec)
+    return where
 
 
 def environment_record(root: Path) -> dict:

@@ -64,7 +64,7 @@ def digit_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int =
     """Images in a grid, optional title over each; returns the figure."""
     n = len(images)
     nrows = int(np.ceil(n / ncols))
-    fig = fig or Figure(figsize=(cell * ncols, cell * nrows * (1.35 if titles else 1.0)))
+    fig = fig or Figure(figsize=(cell * ncols, cell * nrows * (1.6 if titles else 1.0)))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -120,8 +120,11 @@ def learning_curves(histories: list[dict[str, list[float]]], fig=None):
 
 
 def misclassified_grid(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
-                       indices: np.ndarray, ncols: int = 10, fig=None):
-    """Wrongly classified digits titled 'true → predicted (confidence)'."""
+                       indices: np.ndarray, ncols: int = 8, fig=None):
+    """Wrongly classified digits titled 'true → predicted' over the confidence."""
     pred = probs[indices].argmax(axis=1)
-    titles = [f"{t}→{p} ({probs[i, p]:.0%})" for i, t, p in zip(indices, y_true[indices], pred)]
-    return digit_grid(images[indices], titles=titles, ncols=ncols, cell=0.9, fig=fig)
+    titles = [f"{t} → {p}\n{probs[i, p]:.0%}" for i, t, p in zip(indices, y_true[indices], pred)]
+    fig = digit_grid(images[indices], titles=titles, ncols=ncols, cell=0.8, fig=fig)
+    for ax in fig.axes:
+        ax.title.set_fontsize(9)
+    return fig
