@@ -114,7 +114,7 @@ def _toc_html(found: list[tuple[int, str]]) -> str:
             number = f"{section}.{sub}"
         indent = "" if level == 1 else ' style="margin-left:1.5rem"'
         items.append(f'<li{indent}><a href="#{_anchor(text)}">{number}&nbsp; {html.escape(text)}</a></li>')
-    return f'<nav class="report-toc"><h2>Contents</h2><ol>{"".join(items)}</ol></nav>'
+    return f'<nav class="report-toc"><h2>Contents</h2><ul>{"".join(items)}</ul></nav>'
 
 
 def _md_table(header: list[str], rows: list[list]) -> str:
