@@ -29,6 +29,7 @@ KERNEL_NAME = "mnist-study"
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
 # reach a notebook (they must be set before TensorFlow is imported).
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+KERNEL_QUIET = "--IPKernelApp.log_level=ERROR"
 # Parameters every notebook declares and only the runner sets.
 RUNNER_PARAMETERS = ("profile", "artifacts_dir", "output_dir")
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[A-Za-z0-9_]+\.ipynb$")
@@ -203,13 +204,14 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
 
 
 def ensure_kernel(log=None) -> None:
-    """Register the ``mnist-study`` Jupyter kernel for this Python if it is missing."""
-    log = log or _say
+    """Register the ``mnist-study`` Jupyter kernel for this Python unless it is already current."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+    log = log or _say
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+        if (Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+                and KERNEL_QUIET in spec.argv and spec.env == KERNEL_ENV):
             return
     except NoSuchKernel:
         pass
@@ -228,7 +230,7 @@ def install_kernel(user: bool = False) -> str:
     spec_file = Path(where) / "kernel.json"
     spec = json.loads(spec_file.read_text(encoding="utf-8"))
     spec["argv"] = [a for a in spec["argv"] if not a.startswith("--IPKernelApp.log_level")]
-    spec["argv"].append("--IPKernelApp.log_level=ERROR")
+    spec["argv"].append(KERNEL_QUIET)
     artifacts.save_json(spec_file, spec)
     return where
 

