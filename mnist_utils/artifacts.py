@@ -43,15 +43,25 @@ def save_json(path: str | os.PathLike, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_to_builtin) + "\n")
 
 
-def load_json(path: str | os.PathLike):
-    """Read a JSON artifact, naming the file and the notebook that makes it if it is missing."""
-    path = Path(path)
+def _require(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"Artifact {path} is missing. Run the notebook that writes it first "
             f"(`mnist-study run --only {path.parent.name[:2]}`)."
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return path
+
+
+def load_json(path: str | os.PathLike):
+    """Read a JSON artifact, naming the file and the notebook that makes it if it is missing."""
+    return json.loads(_require(Path(path)).read_text(encoding="utf-8"))
+
+
+def load_array(path: str | os.PathLike):
+    """Read a ``.npy`` artifact (never unpickling), with the same message if it is missing."""
+    import numpy as np
+
+    return np.load(_require(Path(path)), allow_pickle=False)
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> None:
@@ -59,6 +69,15 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip("."),
                     metadata={"Software": None} if Path(path).suffix == ".png" else None)
+
+
+def save_array(path: str | os.PathLike, array) -> None:
+    """Save a numpy array as ``.npy`` atomically (load it with ``allow_pickle=False``)."""
+    import numpy as np
+
+    with atomic_path(path, suffix=".npy") as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(array), allow_pickle=False)
 
 
 def save_model(model, path: str | os.PathLike) -> None:

@@ -10,6 +10,7 @@ the notebook. The first import therefore runs with descriptor 2 pointed at
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -34,7 +35,10 @@ def tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         with _stderr_fd_silenced():
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
+        # The study builds many small models in one process, and TensorFlow's Python
+        # logger warns about the resulting function retracing; that is expected here.
+        tf.get_logger().setLevel(logging.ERROR)
     return sys.modules["tensorflow"]
 
 

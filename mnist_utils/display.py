@@ -37,6 +37,13 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+def profile_note(profile: str) -> None:
+    """Warn the reader when the numbers below come from a reduced profile, not the study."""
+    if profile != "full":
+        md(f"> **Note.** This notebook ran with the `{profile}` profile (fewer seeds, epochs or "
+           f"images than the study), to check that it works. Its numbers are not results.")
+
+
 def _tex(text: str) -> str:
     """Escape the LaTeX special characters that can occur in captions."""
     for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"),

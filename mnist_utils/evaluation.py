@@ -36,3 +36,43 @@ def misclassified(y_true: np.ndarray, probs: np.ndarray, n: int = 20) -> np.ndar
 def class_counts(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
     """Images per class."""
     return np.bincount(np.asarray(labels), minlength=num_classes)
+
+
+def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
+    """McNemar's exact test: do two classifiers err on the same examples equally often?
+
+    Counts b (A right, B wrong) and c (A wrong, B right) and runs a two-sided exact
+    binomial test of b against Binomial(b + c, 1/2), valid for any count.
+
+    Returns:
+        dict with a_only (b), b_only (c), accuracy_a, accuracy_b, p_value.
+    """
+    from scipy.stats import binomtest
+
+    y_true, pred_a, pred_b = map(np.asarray, (y_true, pred_a, pred_b))
+    right_a, right_b = pred_a == y_true, pred_b == y_true
+    b = int(np.sum(right_a & ~right_b))
+    c = int(np.sum(~right_a & right_b))
+    p_value = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    return {"a_only": b, "b_only": c, "accuracy_a": float(right_a.mean()),
+            "accuracy_b": float(right_b.mean()), "p_value": p_value}
+
+
+def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):
+    """One row per seed of every side-by-side run, final-epoch validation scores (a DataFrame).
+
+    Args:
+        runs: {key tuple: (list of training.BranchResult, epoch seconds)}.
+        keys: column names for the parts of each key, e.g. ("activation", "optimizer", "learning_rate").
+    """
+    import pandas as pd
+
+    rows = []
+    for key, (results, seconds) in runs.items():
+        for r in results:
+            rows.append({**dict(zip(keys, key)), "seed": r.seed,
+                         "val_accuracy": r.history["val_accuracy"][-1],
+                         "val_loss": r.history["val_loss"][-1],
+                         "train_accuracy": r.train_accuracy,
+                         "epoch_seconds": float(np.median(seconds))})
+    return pd.DataFrame(rows)

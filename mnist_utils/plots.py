@@ -128,3 +128,79 @@ def misclassified_grid(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray
     for ax in fig.axes:
         ax.title.set_fontsize(9)
     return fig
+
+
+def lr_sensitivity(sweep, ax=None):
+    """Validation accuracy against learning rate (log scale), one line per optimizer.
+
+    Args:
+        sweep: DataFrame with columns optimizer, learning_rate, val_accuracy (one row per seed).
+    """
+    fig, ax = _axes(ax, (7.5, 3.6))
+    for optimizer, rows in sweep.groupby("optimizer", sort=False):
+        stats = rows.groupby("learning_rate")["val_accuracy"].agg(["mean", "min", "max"])
+        ax.errorbar(stats.index, 100 * stats["mean"], marker="o", capsize=3, label=optimizer,
+                    yerr=[100 * (stats["mean"] - stats["min"]), 100 * (stats["max"] - stats["mean"])])
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("validation accuracy (%)")
+    low = 100 * sweep.groupby(["optimizer", "learning_rate"])["val_accuracy"].mean().max() - 8
+    ax.set_ylim(bottom=max(low, 100 * sweep["val_accuracy"].min() - 0.5))
+    ax.legend()
+    return fig
+
+
+def mean_std_heatmap(mean, std, ax=None, label: str = "validation accuracy (%)"):
+    """Heatmap of a mean table, each cell annotated 'mean ± std' (values in %)."""
+    import seaborn as sns
+
+    fig, ax = _axes(ax, (7.0, 3.6))
+    notes = (100 * mean).map("{:.2f}".format) + " ± " + (100 * std).map("{:.2f}".format)
+    sns.heatmap(100 * mean, annot=notes, fmt="", cmap="viridis", ax=ax,
+                cbar_kws={"label": label}, linewidths=0.5, annot_kws={"fontsize": 9})
+    ax.set_xlabel(mean.columns.name or "")
+    ax.set_ylabel(mean.index.name or "")
+    ax.tick_params(axis="y", rotation=0)
+    return fig
+
+
+def curves_by_group(curves, metric_label: str, fig=None):
+    """One panel per outer key, one line per inner key (mean over seeds, min-max band).
+
+    Args:
+        curves: {panel: {line: array of shape (seeds, epochs)}}.
+    """
+    ncols = min(len(curves), 2)
+    nrows = int(np.ceil(len(curves) / ncols))
+    fig = fig or Figure(figsize=(8.0, 2.6 * nrows))
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(curves):]:
+        ax.set_axis_off()
+    for ax, (panel, lines) in zip(axes, curves.items()):
+        for i, (name, runs) in enumerate(lines.items()):
+            runs = np.asarray(runs)
+            epochs = np.arange(1, runs.shape[1] + 1)
+            ax.plot(epochs, runs.mean(axis=0), color=f"C{i}", label=name,
+                    marker="o" if len(epochs) < 4 else None, markersize=3)
+            ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=f"C{i}", alpha=0.2)
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlim(0.5, runs.shape[1] + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[-ncols:]:
+        ax.set_xlabel("epoch")
+    for ax in axes[::ncols]:
+        ax.set_ylabel(metric_label)
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}"):
+    """A labelled bar per key."""
+    fig, ax = _axes(ax, (6.0, 2.2))
+    names = list(values)
+    ax.bar(names, [values[n] for n in names], color=[f"C{i}" for i in range(len(names))])
+    for i, n in enumerate(names):
+        ax.annotate(fmt.format(values[n]), (i, values[n]), ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.15 * max(values.values()))
+    return fig

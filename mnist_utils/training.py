@@ -79,12 +79,22 @@ def _epoch_timer():
     return EpochTimer()
 
 
+# The optimizers the study compares, as Keras class names and settings.
+OPTIMIZERS = {
+    "sgd": ("SGD", {}),
+    "nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("RMSprop", {}),
+    "adam": ("Adam", {}),
+}
+
+
 def make_optimizer(name: str, learning_rate: float | None = None):
-    """A Keras optimizer by name; ``learning_rate=None`` keeps the library default."""
+    """A Keras optimizer by study name (see OPTIMIZERS) or Keras name; ``None`` keeps the default rate."""
     keras = backend.keras()
 
-    kwargs = {} if learning_rate is None else {"learning_rate": learning_rate}
-    return keras.optimizers.get({"class_name": name, "config": kwargs})
+    class_name, config = OPTIMIZERS.get(name, (name, {}))
+    config = dict(config) if learning_rate is None else {**config, "learning_rate": learning_rate}
+    return keras.optimizers.get({"class_name": class_name, "config": config})
 
 
 def train(build, splits, seed: int, epochs: int, batch_size: int,
@@ -131,3 +141,91 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
 def run_seeds(build, splits, seeds, **train_kwargs) -> list[RunResult]:
     """Repeat :func:`train` for each seed; returns one RunResult per seed."""
     return [train(build, splits, seed, **train_kwargs) for seed in seeds]
+
+
+def branch_loss(branches: int):
+    """Sum over branches of each branch's mean cross-entropy.
+
+    Keras averages a (batch, branches) loss over both axes; multiplying by the
+    number of branches turns that into a sum over branches, so each branch's
+    gradient equals the one it would get trained alone (this matters for SGD,
+    whose step scales with the gradient).
+    """
+    keras = backend.keras()
+
+    def summed_cross_entropy(y, p):
+        return branches * keras.losses.sparse_categorical_crossentropy(y, p)
+
+    return summed_cross_entropy
+
+
+@dataclass
+class BranchResult:
+    """One branch (one seed) of a side-by-side run: validation history and final scores."""
+
+    seed: int
+    history: dict[str, list[float]]  # val_loss, val_accuracy per epoch
+    train_accuracy: float
+    model: object  # the shared multi-branch model
+    branch: int
+
+    def test_probs(self, x_test, batch_size: int = 2048) -> np.ndarray:
+        """This branch's test-set probabilities (call once, for final scores only)."""
+        return self.model.predict(x_test, batch_size=batch_size, verbose=0)[:, self.branch]
+
+
+def _branch_validation(x_val, y_val, branches: int, batch_size: int):
+    keras = backend.keras()
+
+    class BranchValidation(keras.callbacks.Callback):
+        """Per-branch validation loss and accuracy after every epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.history = [{"val_loss": [], "val_accuracy": []} for _ in range(branches)]
+
+        def on_epoch_end(self, epoch, logs=None):
+            probs = self.model.predict(x_val, batch_size=batch_size, verbose=0)
+            for k, hist in enumerate(self.history):
+                p = probs[:, k]
+                hist["val_loss"].append(float(-np.mean(np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-7, 1)))))
+                hist["val_accuracy"].append(float(np.mean(p.argmax(axis=1) == y_val)))
+
+    return BranchValidation()
+
+
+def train_branches(build, splits, seeds, epochs: int, batch_size: int,
+                   optimizer: str = "adam", learning_rate: float | None = None,
+                   steps_per_execution: int = 32, eval_batch_size: int = 2048):
+    """Train one branch per seed side by side in one model (see models.build_mlp_branches).
+
+    The weights are drawn under ``keras.utils.set_random_seed(seeds[0])``, so each
+    branch starts from different weights; all branches share the mini-batch order.
+    The loss is the sum over branches of each branch's mean cross-entropy, so each
+    branch gets exactly the gradient it would get alone.
+
+    Args:
+        build: function of the number of branches returning an uncompiled model.
+
+    Returns:
+        (list of BranchResult, list of epoch seconds for the whole model)
+    """
+    keras = backend.keras()
+
+    k = len(seeds)
+    keras.utils.set_random_seed(seeds[0])
+    model = build(k)
+
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=branch_loss(k),
+                  steps_per_execution=steps_per_execution)
+    timer, validation = _epoch_timer(), _branch_validation(splits.x_val, splits.y_val, k, eval_batch_size)
+    y_train = np.repeat(splits.y_train[:, None], k, axis=1)
+    model.fit(splits.x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
+              callbacks=[timer, validation], verbose=0)
+    train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
+    results = [
+        BranchResult(seed=seed, history=validation.history[i], model=model, branch=i,
+                     train_accuracy=float(np.mean(train_probs[:, i].argmax(axis=1) == splits.y_train)))
+        for i, seed in enumerate(seeds)
+    ]
+    return results, timer.seconds

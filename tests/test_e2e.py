@@ -44,6 +44,10 @@ def test_metrics_are_real_results(smoke):
     assert metrics["parameters"] == 784 * 128 + 128 + 128 * 10 + 10
     counts = json.loads((layout.artifacts / "01_data" / "metrics.json").read_text())["class_counts"]
     assert [sum(counts[k]) for k in ("train", "validation", "test")] == [54000, 6000, 10000]
+    study = json.loads((layout.artifacts / "03_optimizers_activations" / "metrics.json").read_text())
+    assert set(study["chosen_learning_rates"]) == {"sgd", "nesterov", "rmsprop", "adam"}
+    assert study["best"]["activation"] in ("relu", "tanh") and 0.5 < study["best"]["test_accuracy"]["mean"] < 0.99
+    assert 0 <= study["mcnemar_vs_baseline"][0]["p_value"] <= 1
 
 
 def test_executed_notebooks_hold_no_log_lines_or_errors(smoke):
@@ -75,7 +79,7 @@ def test_pdf_has_pages_and_text(smoke):
     assert len(reader.pages) >= 5
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
-                     "Appendix: reproducibility", "Table 1"):
+                     "Optimizers and activations", "Appendix: reproducibility", "Table 1"):
         assert expected in text
     assert "I0000" not in text and "Figure size" not in text
 

@@ -61,3 +61,23 @@ def test_save_json_is_atomic_and_stable(tmp_path):
     assert artifacts.load_json(path) == {"a": [0, 1], "b": 0.5}
     with pytest.raises(FileNotFoundError, match="mnist-study run --only"):
         artifacts.load_json(tmp_path / "02_x" / "metrics.json")
+
+
+def test_mcnemar_exact_binomial_known_value():
+    y = np.zeros(100, dtype=int)
+    a, b = np.zeros(100, dtype=int), np.zeros(100, dtype=int)
+    a[:2] = 1      # A wrong on 2 digits
+    b[2:12] = 1    # B wrong on 10 others
+    result = evaluation.mcnemar(y, a, b)
+    assert (result["a_only"], result["b_only"]) == (10, 2)
+    # two-sided: 2 * P(X <= 2), X ~ Binomial(12, 1/2) = 2 * (1 + 12 + 66) / 4096
+    assert result["p_value"] == pytest.approx(158 / 4096)
+    assert evaluation.mcnemar(y, b, a)["p_value"] == pytest.approx(158 / 4096)
+    assert evaluation.mcnemar(y, a, a)["p_value"] == 1.0
+
+
+def test_load_array_round_trip_and_missing(tmp_path):
+    artifacts.save_array(tmp_path / "p.npy", np.arange(5, dtype=np.uint8))
+    assert artifacts.load_array(tmp_path / "p.npy").tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(FileNotFoundError, match="--only 02"):
+        artifacts.load_array(tmp_path / "02_mlp" / "test_predictions.npy")
