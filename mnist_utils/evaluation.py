@@ -58,6 +58,19 @@ def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
             "accuracy_b": float(right_b.mean()), "p_value": p_value}
 
 
+def mcnemar_frame(tests: list[dict], comparison: str, pairs: list[str]):
+    """McNemar results (from :func:`mcnemar`) as table rows, one per seed pair."""
+    import pandas as pd
+
+    return pd.DataFrame([
+        {"comparison": comparison, "seed pair": pair,
+         "accuracy A (%)": 100 * t["accuracy_a"], "accuracy B (%)": 100 * t["accuracy_b"],
+         "only A right": t["a_only"], "only B right": t["b_only"], "p-value": t["p_value"]}
+        for pair, t in zip(pairs, tests)
+    ], columns=["comparison", "seed pair", "accuracy A (%)", "accuracy B (%)",
+                "only A right", "only B right", "p-value"])
+
+
 def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):
     """One row per seed of every side-by-side run, final-epoch validation scores (a DataFrame).
 
