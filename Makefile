@@ -30,7 +30,7 @@ test: setup       ## unit tests and the end-to-end smoke run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: setup        ## open the notebooks in JupyterLab with the mnist-study kernel
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup      ## time smoke and full runs; writes benchmarks/results/pipeline.json
 	$(BIN)/python benchmarks/pipeline.py
