@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,24 +40,6 @@ class RunResult:
     epoch_seconds: list[float]
     test_probs: np.ndarray
     test_accuracy: float
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def train_seconds(self) -> float:
-        return float(sum(self.epoch_seconds))
-
-    def metrics(self) -> dict:
-        """JSON-friendly summary (no model, no predictions)."""
-        return {
-            "seed": self.seed,
-            "test_accuracy": self.test_accuracy,
-            "final_val_accuracy": self.history["val_accuracy"][-1],
-            "final_train_accuracy": self.history["accuracy"][-1],
-            "history": self.history,
-            "epoch_seconds": self.epoch_seconds,
-            "train_seconds": self.train_seconds,
-            **self.extra,
-        }
 
 
 def _epoch_timer():

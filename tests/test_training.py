@@ -72,3 +72,17 @@ def test_make_optimizer_study_names():
     assert cfg["nesterov"] is True and cfg["momentum"] == pytest.approx(0.9)
     assert cfg["learning_rate"] == pytest.approx(0.02)
     assert training.make_optimizer("adam").get_config()["learning_rate"] == pytest.approx(0.001)
+
+
+def test_run_seeds_returns_per_seed_histories_and_scores(tiny_splits):
+    training.set_determinism()
+    build = lambda: models.build_mlp(hidden=(16,))  # noqa: E731
+    runs = training.run_seeds(build, tiny_splits, [3, 4], epochs=2, batch_size=32)
+    again = training.run_seeds(build, tiny_splits, [3], epochs=2, batch_size=32)
+    assert [r.seed for r in runs] == [3, 4]
+    assert set(runs[0].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 for v in runs[0].history.values()) and len(runs[0].epoch_seconds) == 2
+    assert runs[0].history == again[0].history  # same seed, same run
+    assert runs[0].history != runs[1].history
+    assert runs[0].test_probs.shape == (100, 10)
+    assert runs[0].test_accuracy == evaluation.accuracy(tiny_splits.y_test, runs[0].test_probs)
