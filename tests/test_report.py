@@ -14,6 +14,12 @@ def test_settings_defaults_and_date(tmp_path):
     assert len(settings["date"]) == 10  # filled with today's ISO date
 
 
+def test_settings_accept_an_unquoted_yaml_date(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("date: 2026-11-22\n")
+    assert report.load_settings(path)["date"] == "2026-11-22"
+
+
 def test_settings_unknown_key_and_wrong_type(tmp_path):
     path = tmp_path / "report.yaml"
     path.write_text("titel: typo\n")
