@@ -75,15 +75,17 @@ def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):
     """One row per seed of every side-by-side run, final-epoch validation scores (a DataFrame).
 
     Args:
-        runs: {key tuple: (list of training.BranchResult, epoch seconds)}.
+        runs: {key: (list of training.BranchResult, epoch seconds)}; a key is a tuple,
+            or a single value when there is one key column.
         keys: column names for the parts of each key, e.g. ("activation", "optimizer", "learning_rate").
     """
     import pandas as pd
 
     rows = []
     for key, (results, seconds) in runs.items():
+        parts = key if isinstance(key, tuple) else (key,)
         for r in results:
-            rows.append({**dict(zip(keys, key)), "seed": r.seed,
+            rows.append({**dict(zip(keys, parts, strict=True)), "seed": r.seed,
                          "val_accuracy": r.history["val_accuracy"][-1],
                          "val_loss": r.history["val_loss"][-1],
                          "train_accuracy": r.train_accuracy,

@@ -194,13 +194,44 @@ def curves_by_group(curves, metric_label: str, fig=None):
     return fig
 
 
-def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}"):
-    """A labelled bar per key."""
-    fig, ax = _axes(ax, (6.0, 2.2))
+def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}",
+         errors: dict[str, float] | None = None, zoom: bool = False):
+    """A labelled bar per key, optionally with ± error bars; ``zoom`` starts the axis near the data."""
+    fig, ax = _axes(ax, (7.0, 2.6))
     names = list(values)
-    ax.bar(names, [values[n] for n in names], color=[f"C{i}" for i in range(len(names))])
+    heights = np.array([values[n] for n in names])
+    err = None if errors is None else np.array([errors[n] for n in names])
+    ax.bar(names, heights, yerr=err, capsize=4 if err is not None else 0,
+           color=[f"C{i}" for i in range(len(names))])
+    top = heights + (0 if err is None else err)
     for i, n in enumerate(names):
-        ax.annotate(fmt.format(values[n]), (i, values[n]), ha="center", va="bottom", fontsize=9)
+        ax.annotate(fmt.format(values[n]), (i, top[i]), xytext=(0, 2), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 1.15 * max(values.values()))
+    low = heights.min() - 3 * (np.ptp(top) or 1) if zoom else 0
+    ax.set_ylim(low, top.max() + 0.25 * (top.max() - low))
+    ax.tick_params(axis="x", rotation=30 if max(len(n) for n in names) > 8 else 0)
+    return fig
+
+
+def capacity(frame, fig=None):
+    """Train and validation accuracy, and their gap, against parameter count; a line per depth.
+
+    Args:
+        frame: DataFrame with columns depth, parameters, train_accuracy, val_accuracy.
+    """
+    fig = fig or Figure(figsize=(9.0, 3.2))
+    ax_acc, ax_gap = fig.subplots(1, 2)
+    for i, (depth, rows) in enumerate(frame.sort_values("parameters").groupby("depth")):
+        label = f"{depth} hidden layer{'s' if depth > 1 else ''}"
+        ax_acc.plot(rows["parameters"], 100 * rows["train_accuracy"], "--", marker="o", color=f"C{i}")
+        ax_acc.plot(rows["parameters"], 100 * rows["val_accuracy"], "-", marker="o", color=f"C{i}", label=label)
+        ax_gap.plot(rows["parameters"], 100 * (rows["train_accuracy"] - rows["val_accuracy"]),
+                    marker="o", color=f"C{i}", label=label)
+    for ax in (ax_acc, ax_gap):
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters (log scale)")
+    ax_acc.set_ylabel("accuracy (%): train dashed, validation solid")
+    ax_gap.set_ylabel("train − validation (points)")
+    ax_acc.legend(fontsize=8)
     return fig

@@ -150,35 +150,44 @@ class BranchResult:
     train_accuracy: float
     model: object  # the shared multi-branch model
     branch: int
+    best_epoch: int | None = None  # 1-based epoch of the lowest validation loss (keep_best only)
+    best_weights: list | None = None  # this branch's slice of every weight at that epoch
 
     def test_probs(self, x_test, batch_size: int = 2048) -> np.ndarray:
         """This branch's test-set probabilities (call once, for final scores only)."""
         return self.model.predict(x_test, batch_size=batch_size, verbose=0)[:, self.branch]
 
 
-def _branch_validation(x_val, y_val, branches: int, batch_size: int):
+def _branch_validation(x_val, y_val, branches: int, batch_size: int, keep_best: bool):
     keras = backend.keras()
 
     class BranchValidation(keras.callbacks.Callback):
-        """Per-branch validation loss and accuracy after every epoch."""
+        """Per-branch validation loss and accuracy after every epoch; optionally each
+        branch's weights at its lowest validation loss."""
 
         def __init__(self):
             super().__init__()
             self.history = [{"val_loss": [], "val_accuracy": []} for _ in range(branches)]
+            self.best = [(np.inf, None, None)] * branches  # (loss, epoch, weight slices)
 
         def on_epoch_end(self, epoch, logs=None):
             probs = self.model.predict(x_val, batch_size=batch_size, verbose=0)
+            weights = [w.numpy() for w in self.model.weights] if keep_best else None
             for k, hist in enumerate(self.history):
                 p = probs[:, k]
-                hist["val_loss"].append(float(-np.mean(np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-7, 1)))))
+                loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-7, 1))))
+                hist["val_loss"].append(loss)
                 hist["val_accuracy"].append(float(np.mean(p.argmax(axis=1) == y_val)))
+                if keep_best and loss < self.best[k][0]:
+                    self.best[k] = (loss, epoch + 1, [w[k].copy() for w in weights])
 
     return BranchValidation()
 
 
 def train_branches(build, splits, seeds, epochs: int, batch_size: int,
                    optimizer: str = "adam", learning_rate: float | None = None,
-                   steps_per_execution: int = 32, eval_batch_size: int = 2048):
+                   steps_per_execution: int = 32, eval_batch_size: int = 2048,
+                   keep_best: bool = False):
     """Train one branch per seed side by side in one model (see models.build_mlp_branches).
 
     The weights are drawn under ``keras.utils.set_random_seed(seeds[0])``, so each
@@ -188,6 +197,8 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
 
     Args:
         build: function of the number of branches returning an uncompiled model.
+        keep_best: also keep each branch's weights from its epoch of lowest
+            validation loss, for :func:`restore_best` (early stopping).
 
     Returns:
         (list of BranchResult, list of epoch seconds for the whole model)
@@ -200,14 +211,40 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
 
     model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=branch_loss(k),
                   steps_per_execution=steps_per_execution)
-    timer, validation = _epoch_timer(), _branch_validation(splits.x_val, splits.y_val, k, eval_batch_size)
+    if keep_best and any(w.shape[0] != k for w in model.weights):
+        raise ValueError("keep_best needs every weight to have the branch axis first "
+                         "(batch normalization's statistics do not)")
+    timer = _epoch_timer()
+    validation = _branch_validation(splits.x_val, splits.y_val, k, eval_batch_size, keep_best)
     y_train = np.repeat(splits.y_train[:, None], k, axis=1)
     model.fit(splits.x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
               callbacks=[timer, validation], verbose=0)
     train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
     results = [
         BranchResult(seed=seed, history=validation.history[i], model=model, branch=i,
-                     train_accuracy=float(np.mean(train_probs[:, i].argmax(axis=1) == splits.y_train)))
+                     train_accuracy=float(np.mean(train_probs[:, i].argmax(axis=1) == splits.y_train)),
+                     best_epoch=validation.best[i][1], best_weights=validation.best[i][2])
         for i, seed in enumerate(seeds)
     ]
     return results, timer.seconds
+
+
+def restore_best(results, splits, eval_batch_size: int = 2048) -> list[BranchResult]:
+    """Early stopping: put each branch's lowest-validation-loss weights back into the model.
+
+    Returns new BranchResults whose history ends at that epoch and whose train
+    accuracy is recomputed; the shared model now predicts with the restored weights.
+    """
+    model = results[0].model
+    for j, weight in enumerate(model.weights):
+        values = weight.numpy()
+        for r in results:
+            values[r.branch] = r.best_weights[j]
+        weight.assign(values)
+    train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
+    return [
+        BranchResult(seed=r.seed, model=model, branch=r.branch, best_epoch=r.best_epoch,
+                     history={key: vals[:r.best_epoch] for key, vals in r.history.items()},
+                     train_accuracy=float(np.mean(train_probs[:, r.branch].argmax(axis=1) == splits.y_train)))
+        for r in results
+    ]

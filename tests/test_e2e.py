@@ -48,6 +48,10 @@ def test_metrics_are_real_results(smoke):
     assert set(study["chosen_learning_rates"]) == {"sgd", "nesterov", "rmsprop", "adam"}
     assert study["best"]["activation"] in ("relu", "tanh") and 0.5 < study["best"]["test_accuracy"]["mean"] < 0.99
     assert 0 <= study["mcnemar_vs_baseline"][0]["p_value"] <= 1
+    reg = json.loads((layout.artifacts / "04_regularization" / "metrics.json").read_text())
+    settings = {row["setting"] for row in reg["runs"]}
+    assert {"none", "L2 0.001", "dropout 0.5", "batch norm", "early stopping"} <= settings
+    assert len(reg["capacity"]) == 4 and reg["best"]["setting"] in settings - {"none"}
 
 
 def test_executed_notebooks_hold_no_log_lines_or_errors(smoke):
@@ -79,7 +83,8 @@ def test_pdf_has_pages_and_text(smoke):
     assert len(reader.pages) >= 5
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
-                     "Optimizers and activations", "Appendix: reproducibility", "Table 1"):
+                     "Optimizers and activations", "Regularization and capacity",
+                     "Appendix: reproducibility", "Table 1"):
         assert expected in text
     assert "I0000" not in text and "Figure size" not in text
 

@@ -65,6 +65,8 @@ def test_train_branches_is_deterministic_and_learns(tiny_splits):
     assert probs.shape == (100, 10)
     frame = evaluation.summarize_branch_runs({("relu", "nesterov"): (first, seconds)}, ("activation", "optimizer"))
     assert list(frame["seed"]) == [0, 1] and set(frame["optimizer"]) == {"nesterov"}
+    single = evaluation.summarize_branch_runs({"dropout 0.5": (first, seconds)}, ("setting",))
+    assert set(single["setting"]) == {"dropout 0.5"}  # a plain string key is one value, not characters
 
 
 def test_make_optimizer_study_names():
@@ -86,3 +88,32 @@ def test_run_seeds_returns_per_seed_histories_and_scores(tiny_splits):
     assert runs[0].history != runs[1].history
     assert runs[0].test_probs.shape == (100, 10)
     assert runs[0].test_accuracy == evaluation.accuracy(tiny_splits.y_test, runs[0].test_probs)
+
+
+def test_restore_best_puts_back_each_branchs_best_epoch(tiny_splits):
+    training.set_determinism()
+    build = lambda k: models.build_mlp_branches(k, hidden=(32,))  # noqa: E731
+    # A large learning rate makes the validation loss bounce, so the best epoch is not always the last.
+    runs, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=6, batch_size=16,
+                                      optimizer="sgd", learning_rate=0.5, keep_best=True)
+    for r in runs:
+        assert r.best_epoch == int(np.argmin(r.history["val_loss"])) + 1
+    restored = training.restore_best(runs, tiny_splits)
+    for r in restored:
+        probs = r.test_probs(tiny_splits.x_val)  # the model now holds the best weights
+        loss = -np.mean(np.log(np.clip(probs[np.arange(len(tiny_splits.y_val)), tiny_splits.y_val], 1e-7, 1)))
+        assert loss == pytest.approx(min(r.history["val_loss"]), rel=1e-5)
+        assert len(r.history["val_loss"]) == r.best_epoch
+
+
+def test_keep_best_refuses_batch_norm(tiny_splits):
+    build = lambda k: models.build_mlp_branches(k, hidden=(8,), batch_norm=True)  # noqa: E731
+    with pytest.raises(ValueError, match="batch normalization"):
+        training.train_branches(build, tiny_splits, [0, 1], epochs=1, batch_size=32, keep_best=True)
+
+
+@pytest.mark.parametrize("options", [{"dropout": 0.5}, {"batch_norm": True}, {"l2": 0.001}])
+def test_regularized_branches_train(tiny_splits, options):
+    build = lambda k: models.build_mlp_branches(k, hidden=(32,), **options)  # noqa: E731
+    runs, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=5, batch_size=16)
+    assert all(r.history["val_accuracy"][-1] > 0.8 for r in runs)  # the toy task is easy
