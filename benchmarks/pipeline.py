@@ -66,11 +66,11 @@ def main() -> None:
     args = p.parse_args()
 
     timed(["data"])  # warm cache: the benchmark measures the study, not the download
-    results = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": pipeline.environment_record(ROOT),
-        "command": " ".join(sys.argv),
-    }
+    # A profile not run this time (--skip-full) keeps its earlier figures, marked with their date.
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    machine = pipeline.environment_record(ROOT)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     profiles = [("smoke", args.smoke_repeats)] + ([] if args.skip_full else [("full", args.full_repeats)])
     for profile, repeats in profiles:
         samples = []
@@ -79,7 +79,8 @@ def main() -> None:
             print(f"{profile} {i + 1}/{repeats}: {samples[-1]['total_seconds']:.1f} s "
                   f"(run {samples[-1]['run_seconds']:.1f} s, report {samples[-1]['report_seconds']:.1f} s) "
                   f"{samples[-1]['notebook_seconds']}", flush=True)
-        results[profile] = {"median": medians(samples), "samples": samples}
+        results[profile] = {"date": now, "machine": machine, "command": " ".join(sys.argv),
+                            "median": medians(samples), "samples": samples}
     artifacts.save_json(args.out, results)
     print(f"Wrote {args.out}")
 

@@ -164,16 +164,17 @@ def mean_std_heatmap(mean, std, ax=None, label: str = "validation accuracy (%)")
     return fig
 
 
-def curves_by_group(curves, metric_label: str, fig=None):
+def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = True):
     """One panel per outer key, one line per inner key (mean over seeds, min-max band).
 
     Args:
         curves: {panel: {line: array of shape (seeds, epochs)}}.
+        sharey: one y scale for all panels (False when panels show different metrics).
     """
     ncols = min(len(curves), 2)
     nrows = int(np.ceil(len(curves) / ncols))
     fig = fig or Figure(figsize=(8.0, 2.6 * nrows))
-    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=sharey, squeeze=False).ravel()
     for ax in axes[len(curves):]:
         ax.set_axis_off()
     for ax, (panel, lines) in zip(axes, curves.items()):
@@ -210,7 +211,10 @@ def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}",
     ax.set_ylabel(ylabel)
     low = heights.min() - 3 * (np.ptp(top) or 1) if zoom else 0
     ax.set_ylim(low, top.max() + 0.25 * (top.max() - low))
-    ax.tick_params(axis="x", rotation=30 if max(len(n) for n in names) > 8 else 0)
+    if max(len(n) for n in names) > 8:
+        for label in ax.get_xticklabels():
+            label.set_rotation(30)
+            label.set_horizontalalignment("right")
     return fig
 
 
@@ -231,7 +235,8 @@ def capacity(frame, fig=None):
     for ax in (ax_acc, ax_gap):
         ax.set_xscale("log")
         ax.set_xlabel("parameters (log scale)")
-    ax_acc.set_ylabel("accuracy (%): train dashed, validation solid")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_title("dashed: train, solid: validation", fontsize=9, fontweight="normal")
     ax_gap.set_ylabel("train − validation (points)")
     ax_acc.legend(fontsize=8)
     return fig
