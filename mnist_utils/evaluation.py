@@ -24,6 +24,11 @@ def format_pct(mean: float, std: float | None = None, digits: int = 2) -> str:
     return f"{100 * mean:.{digits}f} ± {100 * std:.{digits}f} %"
 
 
+def pct_mean_std(values) -> str:
+    """'97.34 ± 0.03' (or '97.34' for one value) from fractions: a table cell in percent."""
+    return format_pct(*mean_std(values)).removesuffix(" %")
+
+
 def misclassified(y_true: np.ndarray, probs: np.ndarray, n: int = 20) -> np.ndarray:
     """Indices of up to ``n`` wrong predictions, most confident first."""
     probs = np.asarray(probs)

@@ -103,20 +103,10 @@ def intensity_histogram(images: np.ndarray, ax=None):
 
 def learning_curves(histories: list[dict[str, list[float]]], fig=None):
     """Loss and accuracy per epoch, train and validation, mean with min-max band over seeds."""
-    fig = fig or Figure(figsize=(9, 3.4))
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for ax, metric, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
-        for key, name, color in ((metric, "train", "C0"), (f"val_{metric}", "validation", "C1")):
-            runs = np.array([h[key] for h in histories])
-            epochs = np.arange(1, runs.shape[1] + 1)
-            ax.plot(epochs, runs.mean(axis=0), color=color, marker="o", markersize=3, label=name)
-            if len(runs) > 1:
-                ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.2)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.legend()
-    return fig
+    curves = {metric: {"train": [h[metric] for h in histories],
+                       "validation": [h[f"val_{metric}"] for h in histories]}
+              for metric in ("loss", "accuracy")}
+    return curves_by_group(curves, fig=fig, sharey=False)
 
 
 def misclassified_grid(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,

@@ -153,9 +153,11 @@ class BranchResult:
     best_epoch: int | None = None  # 1-based epoch of the lowest validation loss (keep_best only)
     best_weights: list | None = None  # this branch's slice of every weight at that epoch
 
-    def test_probs(self, x_test, batch_size: int = 2048) -> np.ndarray:
-        """This branch's test-set probabilities (call once, for final scores only)."""
-        return self.model.predict(x_test, batch_size=batch_size, verbose=0)[:, self.branch]
+
+def predict_branches(results: list[BranchResult], x, batch_size: int = 2048) -> list[np.ndarray]:
+    """Each branch's class probabilities for ``x``, from one pass of their shared model."""
+    probs = results[0].model.predict(x, batch_size=batch_size, verbose=0)
+    return [probs[:, r.branch] for r in results]
 
 
 def _branch_validation(x_val, y_val, branches: int, batch_size: int, keep_best: bool):

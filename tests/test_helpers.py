@@ -20,6 +20,8 @@ def test_mean_std_uses_sample_deviation():
     assert evaluation.mean_std([0.5]) == (0.5, None)
     assert evaluation.format_pct(0.9781, 0.0009) == "97.81 ± 0.09 %"
     assert evaluation.format_pct(0.9781) == "97.81 %"
+    assert evaluation.pct_mean_std([0.97, 0.98, 0.99]) == "98.00 ± 1.00"
+    assert evaluation.pct_mean_std([0.9781]) == "97.81"
 
 
 def test_class_counts():

@@ -61,8 +61,8 @@ def test_train_branches_is_deterministic_and_learns(tiny_splits):
     assert [r.history for r in first] == [r.history for r in again]
     assert first[0].history != first[1].history  # different initial weights
     assert min(r.history["val_accuracy"][-1] for r in first) > 0.5  # far above chance (0.1)
-    probs = first[0].test_probs(tiny_splits.x_test)
-    assert probs.shape == (100, 10)
+    probs = training.predict_branches(first, tiny_splits.x_test)
+    assert len(probs) == 2 and probs[0].shape == (100, 10) and not np.allclose(probs[0], probs[1])
     frame = evaluation.summarize_branch_runs({("relu", "nesterov"): (first, seconds)}, ("activation", "optimizer"))
     assert list(frame["seed"]) == [0, 1] and set(frame["optimizer"]) == {"nesterov"}
     single = evaluation.summarize_branch_runs({"dropout 0.5": (first, seconds)}, ("setting",))
@@ -99,8 +99,8 @@ def test_restore_best_puts_back_each_branchs_best_epoch(tiny_splits):
     for r in runs:
         assert r.best_epoch == int(np.argmin(r.history["val_loss"])) + 1
     restored = training.restore_best(runs, tiny_splits)
-    for r in restored:
-        probs = r.test_probs(tiny_splits.x_val)  # the model now holds the best weights
+    for r, probs in zip(restored, training.predict_branches(restored, tiny_splits.x_val)):
+        # the model now holds the best weights
         loss = -np.mean(np.log(np.clip(probs[np.arange(len(tiny_splits.y_val)), tiny_splits.y_val], 1e-7, 1)))
         assert loss == pytest.approx(min(r.history["val_loss"]), rel=1e-5)
         assert len(r.history["val_loss"]) == r.best_epoch
