@@ -38,6 +38,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def save_json(path: str | os.PathLike, obj) -> None:
     """Write ``obj`` as indented, key-sorted JSON (stable bytes for equal content)."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_to_builtin) + "\n")

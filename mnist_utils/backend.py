@@ -10,9 +10,11 @@ the notebook. The first import therefore runs with descriptor 2 pointed at
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
+import warnings
 
 
 @contextlib.contextmanager
@@ -27,6 +29,19 @@ def _stderr_fd_silenced():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def silenced():
+    """Silence a noisy TensorFlow Lite step: its native log lines on descriptor 2,
+    its Python prints (``model.export``'s endpoint listing) and its warnings.
+
+    Use it only around calls whose chatter says nothing the notebook reader needs;
+    exceptions still propagate.
+    """
+    with _stderr_fd_silenced(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def tensorflow():

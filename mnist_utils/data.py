@@ -321,6 +321,23 @@ def split(mnist: Mnist, validation_size: int = VALIDATION_SIZE, seed: int = SPLI
     )
 
 
+def cross_validation_splits(splits: Splits, folds: int, seed: int = SPLIT_SEED) -> list[Splits]:
+    """Stratified k-fold splits of the training and validation images together.
+
+    Each fold's ``x_val``/``y_val`` is its held-out part; the test set is the same
+    in every fold and plays no part in the folds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    x = np.concatenate([splits.x_train, splits.x_val])
+    y = np.concatenate([splits.y_train, splits.y_val])
+    return [
+        Splits(x_train=x[train], y_train=y[train], x_val=x[held_out], y_val=y[held_out],
+               x_test=splits.x_test, y_test=splits.y_test)
+        for train, held_out in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
+    ]
+
+
 def normalize(images: np.ndarray) -> np.ndarray:
     """uint8 pixels in [0, 255] to float32 in [0, 1]."""
     return images.astype(np.float32) / np.float32(255.0)

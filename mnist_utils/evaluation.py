@@ -96,3 +96,28 @@ def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):
                          "train_accuracy": r.train_accuracy,
                          "epoch_seconds": float(np.median(seconds))})
     return pd.DataFrame(rows)
+
+
+def seconds_to_reach(epoch_seconds: list[float], accuracies: list[float], threshold: float) -> float | None:
+    """Training seconds until the first epoch whose accuracy is at least ``threshold`` (None if never)."""
+    elapsed = np.cumsum(epoch_seconds)
+    hits = np.flatnonzero(np.asarray(accuracies) >= threshold)
+    return float(elapsed[hits[0]]) if len(hits) else None
+
+
+def mcnemar_verdict(tests: list[dict], a: str, b: str) -> str:
+    """One sentence on a list of seed-by-seed :func:`mcnemar` results of ``a`` against ``b``.
+
+    A difference counts as significant only in the direction it points: "better
+    in 2 of 3 seed pairs, significantly in 1" never counts a significant loss.
+    """
+    n = len(tests)
+    if n == 0:
+        return f"There are no seed pairs to compare {a} with {b}."
+    better = [t for t in tests if t["a_only"] > t["b_only"]]
+    worse = [t for t in tests if t["a_only"] < t["b_only"]]
+    text = (f"{a} is right where {b} is wrong more often than the reverse in {len(better)} of {n} seed "
+            f"pair{'s' if n > 1 else ''}, significantly (McNemar p < 0.05) in "
+            f"{sum(t['p_value'] < 0.05 for t in better)}")
+    lost = sum(t["p_value"] < 0.05 for t in worse)
+    return text + (f"; it is significantly worse in {lost}." if lost else ".")

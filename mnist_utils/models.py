@@ -64,6 +64,130 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
     return keras.Model(inputs, outputs, name=name)
 
 
+def augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, name: str = "augment"):
+    """Random small rotations, shifts and zooms (Keras preprocessing layers; active only in training)."""
+    keras = backend.keras()
+
+    return keras.Sequential([
+        keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant"),
+        keras.layers.RandomTranslation(shift, shift, fill_mode="constant"),
+        keras.layers.RandomZoom(zoom, fill_mode="constant"),
+    ], name=name)
+
+
+def _image_input(augment):
+    """28x28 input reshaped to one channel, optionally followed by augmentation."""
+    keras = backend.keras()
+
+    inputs = keras.Input(shape=(28, 28), name="image")
+    x = keras.layers.Reshape((28, 28, 1), name="channel")(inputs)
+    if augment:
+        x = augmentation()(x)
+    return inputs, x
+
+
+def build_seed001_cnn(name: str = "seed001_cnn"):
+    """Seed 001's small CNN: conv 10@5x5, pool, ReLU, conv 20@5x5, pool, ReLU, dense 320-128-64-10."""
+    keras = backend.keras()
+    L = keras.layers
+
+    inputs, x = _image_input(False)
+    for i, filters in enumerate((10, 20), start=1):
+        x = L.Conv2D(filters, 5, name=f"conv_{i}")(x)
+        x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
+        x = L.Activation("relu", name=f"relu_{i}")(x)
+    x = L.Flatten(name="flatten")(x)  # 4 x 4 x 20 = 320
+    x = L.Dense(128, activation="relu", name="dense_1")(x)
+    x = L.Dense(64, activation="relu", name="dense_2")(x)
+    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
+    """Seed 003's LeNet-5 with dropout: conv 6@5x5, pool, conv 16@5x5, pool, dense 120, dense 10.
+
+    The first convolution pads to keep 28x28, as LeNet-5 saw 32x32 images with
+    the digit in the central 28x28; dropout follows each pooling and the dense layer.
+    """
+    keras = backend.keras()
+    L = keras.layers
+
+    inputs, x = _image_input(False)
+    for i, (filters, padding) in enumerate(((6, "same"), (16, "valid")), start=1):
+        x = L.Conv2D(filters, 5, padding=padding, activation="relu", name=f"conv_{i}")(x)
+        x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
+        x = L.Dropout(dropout, name=f"dropout_{i}")(x)
+    x = L.Flatten(name="flatten")(x)  # 5 x 5 x 16 = 400
+    x = L.Dense(120, activation="relu", name="dense_1")(x)
+    x = L.Dropout(dropout, name="dropout_3")(x)
+    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_bn_cnn(dropout: float = 0.5, name: str = "bn_cnn"):
+    """Seed 002's batch-normalized CNN: (conv 32@3x3, BN, pool), (conv 64@3x3, BN, pool), dense 128, dropout."""
+    keras = backend.keras()
+    L = keras.layers
+
+    inputs, x = _image_input(False)
+    for i, filters in enumerate((32, 64), start=1):
+        x = L.Conv2D(filters, 3, activation="relu", name=f"conv_{i}")(x)
+        x = L.BatchNormalization(name=f"batch_norm_{i}")(x)
+        x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = L.Flatten(name="flatten")(x)  # 5 x 5 x 64 = 1600
+    x = L.Dense(128, activation="relu", name="dense_1")(x)
+    x = L.Dropout(dropout, name="dropout")(x)
+    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_fast_cnn(widths: tuple[int, ...] = (32, 64, 128), augment: bool = True,
+                   bn_momentum: float = 0.99, dropout: float = 0.2, name: str = "fast_cnn"):
+    """Our CNN, built for accuracy per CPU-second.
+
+    One 3x3 convolution + batch norm + ReLU per resolution (28, 14, 7), each followed
+    by 2x2 max pooling, then global average pooling and a softmax layer. Pooling early
+    keeps the expensive wide layers on small feature maps: FLOPs, not parameters,
+    are what a CPU pays for.
+
+    Args:
+        widths: filters of the convolution at each resolution.
+        augment: put random rotation/shift/zoom layers after the input (training only).
+        bn_momentum: batch norm's moving-average momentum; short smoke runs need
+            a lower one for the statistics to settle.
+    """
+    keras = backend.keras()
+    L = keras.layers
+
+    inputs, x = _image_input(augment)
+    for i, filters in enumerate(widths, start=1):
+        x = L.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = L.BatchNormalization(momentum=bn_momentum, name=f"batch_norm_{i}")(x)
+        x = L.Activation("relu", name=f"relu_{i}")(x)
+        if i < len(widths):
+            x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = L.GlobalAveragePooling2D(name="global_pool")(x)
+    if dropout:
+        x = L.Dropout(dropout, name="dropout")(x)
+    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def multiply_adds(model) -> int:
+    """Multiply-adds of one forward pass of one image through the convolution and dense layers."""
+    keras = backend.keras()
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kh, kw = layer.kernel_size
+            _, h, w, c_out = layer.output.shape
+            total += h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
 def layer_table(model):
     """One row per layer: name, type, output shape, parameter count (a DataFrame)."""
     import pandas as pd

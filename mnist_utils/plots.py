@@ -230,3 +230,40 @@ def capacity(frame, fig=None):
     ax_gap.set_ylabel("train − validation (points)")
     ax_acc.legend(fontsize=8)
     return fig
+
+
+def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], ax=None,
+                     floor: float | None = None):
+    """Validation accuracy against cumulative training seconds, one colour per model.
+
+    Args:
+        curves: {model: [(epoch seconds, validation accuracy per epoch) per seed]}.
+        floor: lowest accuracy (fraction) shown, so the interesting top stays readable.
+    """
+    fig, ax = _axes(ax, (7.0, 3.4))
+    for i, (name, runs) in enumerate(curves.items()):
+        for j, (seconds, accuracy) in enumerate(runs):
+            ax.plot(np.cumsum(seconds), 100 * np.asarray(accuracy), color=f"C{i}", marker="o", markersize=2.5,
+                    alpha=1.0 if j == 0 else 0.45, label=name if j == 0 else None)
+    ax.set_xscale("log")
+    ax.set_xlabel("training seconds (log scale)")
+    ax.set_ylabel("validation accuracy (%)")
+    if floor is not None:
+        ax.set_ylim(bottom=100 * floor)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def grouped_bars(frame, ylabel: str, ax=None):
+    """Bars grouped by the frame's index, one colour per column (e.g. errors per digit per model)."""
+    fig, ax = _axes(ax, (7.0, 2.6))
+    width = 0.8 / len(frame.columns)
+    x = np.arange(len(frame.index))
+    for i, column in enumerate(frame.columns):
+        ax.bar(x + (i - (len(frame.columns) - 1) / 2) * width, frame[column], width, label=str(column),
+               color=f"C{i}")
+    ax.set_xticks(x, [str(v) for v in frame.index])
+    ax.set_xlabel(frame.index.name or "")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return fig

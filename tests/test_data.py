@@ -125,6 +125,19 @@ def test_split_train_limit_keeps_validation_and_test_whole():
     assert len(s.y_val) == 100 and len(s.y_test) == 200
 
 
+def test_cross_validation_folds_partition_train_and_validation_stratified():
+    s = data.split(_synthetic(), validation_size=100, seed=1)
+    folds = data.cross_validation_splits(s, 5, seed=0)
+    held_out = np.concatenate([f.x_val for f in folds])
+    pooled = np.concatenate([s.x_train, s.x_val])
+    # Every training or validation image is held out exactly once; the test set is untouched.
+    assert sorted(r.tobytes() for r in held_out) == sorted(r.tobytes() for r in pooled)
+    for f in folds:
+        assert len(f.y_val) == 200 and np.bincount(f.y_val).tolist() == [20] * 10
+        assert len(f.y_train) == 800 and f.x_test is s.x_test
+        assert not {r.tobytes() for r in f.x_val} & {r.tobytes() for r in f.x_train}
+
+
 def test_normalize_maps_uint8_to_unit_interval():
     out = data.normalize(np.array([0, 51, 255], dtype=np.uint8))
     assert out.dtype == np.float32

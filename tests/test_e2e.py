@@ -52,6 +52,30 @@ def test_metrics_are_real_results(smoke):
     settings = {row["setting"] for row in reg["runs"]}
     assert {"none", "L2 0.001", "dropout 0.5", "batch norm", "early stopping"} <= settings
     assert len(reg["capacity"]) == 4 and reg["best"]["setting"] in settings - {"none"}
+    cnn = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())
+    assert [m["model"] for m in cnn["models"]] == ["seed 001 CNN", "LeNet-5", "BN-CNN", "our CNN", "our CNN, no augmentation"]
+    assert cnn["models"][0]["multiply-adds (M)"] == pytest.approx(0.513792)  # seed 001's CNN, counted by hand
+    assert len(cnn["cross_validation"]["fold_accuracy"]) == 2 and 0 < cnn["ours"]["ensemble_test_accuracy"] < 1
+
+
+def test_exported_cnn_loads_and_agrees_with_keras(smoke):
+    """The three exports notebook 06 will load: .keras reloads safely, TFLite predicts like Keras."""
+    import numpy as np
+
+    from mnist_utils import backend, data, export
+
+    layout, _, _ = smoke
+    out = layout.artifacts / "05_cnn"
+    best = json.loads((out / "metrics.json").read_text())["best"]
+    model = backend.keras().models.load_model(out / best["keras"], safe_mode=True)
+    x = data.split(data.load_mnist()).x_test[:500]
+    keras_probs = model.predict(x, verbose=0)
+    np.testing.assert_allclose(keras_probs, np.load(out / "best_cnn_test_probs.npy")[:500], atol=1e-5)
+    float_probs = export.tflite_predict(out / best["tflite_float32"], x, batch_size=128)
+    np.testing.assert_allclose(float_probs, keras_probs, atol=1e-4)
+    int8_probs = export.tflite_predict(out / best["tflite_int8"], x, batch_size=128)
+    assert np.mean(int8_probs.argmax(1) == keras_probs.argmax(1)) > 0.9
+    assert (out / best["tflite_int8"]).stat().st_size < (out / best["tflite_float32"]).stat().st_size
 
 
 def test_executed_notebooks_hold_no_log_lines_or_errors(smoke):
@@ -83,7 +107,7 @@ def test_pdf_has_pages_and_text(smoke):
     assert len(reader.pages) >= 5
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
-                     "Optimizers and activations", "Regularization and capacity",
+                     "Optimizers and activations", "Regularization and capacity", "Convolutional networks",
                      "Appendix: reproducibility", "Table 1"):
         assert expected in text
     assert "I0000" not in text and "Figure size" not in text

@@ -1,6 +1,7 @@
 """Metrics against known values; plot helpers draw non-empty images."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mnist_utils import artifacts, evaluation, plots
@@ -33,7 +34,7 @@ def _images(n=40, seed=0):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 10
 
 
-@pytest.mark.parametrize("name", ["balance", "samples", "means", "histogram", "curves", "errors"])
+@pytest.mark.parametrize("name", ["balance", "samples", "means", "histogram", "curves", "errors", "time", "grouped"])
 def test_plot_helpers_write_nonempty_png(tmp_path, name):
     x, y = _images()
     probs = np.full((40, 10), 0.05)
@@ -46,6 +47,8 @@ def test_plot_helpers_write_nonempty_png(tmp_path, name):
         "curves": lambda: plots.learning_curves([
             {"loss": [1, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}] * 2),
         "errors": lambda: plots.misclassified_grid(x, y, probs, np.arange(5)),
+        "time": lambda: plots.accuracy_vs_time({"a": [([1.0, 1.0], [0.98, 0.99])], "b": [([2.0], [0.985])] * 2}, floor=0.97),
+        "grouped": lambda: plots.grouped_bars(pd.DataFrame({"x": [1, 2], "y": [2, 1]}).rename_axis("digit"), "errors"),
     }[name]()
     path = tmp_path / f"{name}.png"
     artifacts.save_figure(fig, path)
@@ -83,3 +86,18 @@ def test_load_array_round_trip_and_missing(tmp_path):
     assert artifacts.load_array(tmp_path / "p.npy").tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(FileNotFoundError, match="--only 02"):
         artifacts.load_array(tmp_path / "02_mlp" / "test_predictions.npy")
+
+
+def test_seconds_to_reach_counts_whole_epochs():
+    assert evaluation.seconds_to_reach([2.0, 3.0, 4.0], [0.5, 0.9, 0.95], 0.9) == 5.0
+    assert evaluation.seconds_to_reach([2.0, 3.0], [0.5, 0.6], 0.9) is None
+
+
+def test_mcnemar_verdict_counts_significance_only_in_its_direction():
+    win = {"a_only": 30, "b_only": 5, "p_value": 1e-5}
+    loss = {"a_only": 5, "b_only": 30, "p_value": 1e-5}
+    tie = {"a_only": 10, "b_only": 10, "p_value": 1.0}
+    text = evaluation.mcnemar_verdict([win, loss, tie], "A", "B")
+    assert text == ("A is right where B is wrong more often than the reverse in 1 of 3 seed pairs, "
+                    "significantly (McNemar p < 0.05) in 1; it is significantly worse in 1.")
+    assert evaluation.mcnemar_verdict([tie], "A", "B").endswith("in 0 of 1 seed pair, significantly (McNemar p < 0.05) in 0.")

@@ -117,3 +117,18 @@ def test_regularized_branches_train(tiny_splits, options):
     build = lambda k: models.build_mlp_branches(k, hidden=(32,), **options)  # noqa: E731
     runs, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=5, batch_size=16)
     assert all(r.history["val_accuracy"][-1] > 0.8 for r in runs)  # the toy task is easy
+
+
+def test_learning_rate_schedule_constant_cosine_and_unknown():
+    assert training.learning_rate_schedule("constant", 0.01, 5, 10) == 0.01
+    cosine = training.learning_rate_schedule("cosine", 0.01, 5, 10)
+    # Full rate at the first step, half at the midpoint, zero after the last of 5 x 10 steps.
+    np.testing.assert_allclose([float(cosine(s)) for s in (0, 25, 50)], [0.01, 0.005, 0.0], atol=1e-9)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        training.learning_rate_schedule("step", 0.01, 5, 10)
+
+
+def test_cosine_schedule_with_warmup_rises_then_decays_to_zero():
+    rate = training.learning_rate_schedule("cosine", 0.01, 5, 10, warmup_epochs=1)
+    # Linear warm-up over the first epoch's 10 steps, then half a cosine over the other 40.
+    np.testing.assert_allclose([float(rate(s)) for s in (0, 5, 10, 30, 50)], [0.0, 0.005, 0.01, 0.005, 0.0], atol=1e-9)

@@ -1,0 +1,60 @@
+"""CNN builders' cost counts and the exports notebook 06 consumes: .keras, TFLite float32 and int8."""
+
+import numpy as np
+import pytest
+
+from mnist_utils import backend, export, models
+
+
+def test_multiply_adds_counted_by_hand():
+    # conv 10@5x5 on 28x28 -> 24x24; conv 20@5x5x10 on 12x12 -> 8x8; dense 320-128-64-10.
+    assert models.multiply_adds(models.build_seed001_cnn()) == (
+        24 * 24 * 10 * 25 + 8 * 8 * 20 * 250 + 320 * 128 + 128 * 64 + 64 * 10)
+    # 3x3 'same' convolutions at 28, 14 and 7 pixels, then global pooling and a 10-way dense layer.
+    fast = models.build_fast_cnn(widths=(4, 8, 16), augment=True)
+    assert models.multiply_adds(fast) == 28 * 28 * 4 * 9 + 14 * 14 * 8 * 36 + 7 * 7 * 16 * 72 + 16 * 10
+
+
+@pytest.mark.parametrize("build", [models.build_lenet5, models.build_bn_cnn])
+def test_recipe_cnns_map_images_to_probabilities(build):
+    model = build()
+    probs = np.asarray(model(np.zeros((2, 28, 28), np.float32), training=False))
+    assert probs.shape == (2, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small augmented CNN fitted briefly to separable toy digits (class d lights up row 2d)."""
+    keras = backend.keras()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 40)
+    x = rng.random((400, 28, 28), dtype=np.float32) * 0.2
+    x[np.arange(400), 2 * y + 4, 4:24] = 1.0
+    model = models.build_fast_cnn(widths=(4, 8, 8), augment=True, bn_momentum=0.5, dropout=0.0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    return model, x, tmp_path_factory.mktemp("export")
+
+
+def test_keras_round_trip_with_safe_mode_is_exact(trained):
+    model, x, out = trained
+    assert export.save_keras(model, out / "m.keras", x[:50]) == 0.0
+    assert not list(out.glob(".*"))  # written atomically, no temporary file left
+
+
+def test_tflite_float32_and_int8_agree_with_keras(trained):
+    model, x, out = trained
+    keras_probs = model.predict(x, verbose=0)
+    size_float = export.to_tflite(model, out / "f.tflite")
+    size_int8 = export.to_tflite(model, out / "q.tflite", calibration=x[:100])
+    assert size_int8 < size_float
+    # 400 images in batches of 128: the last, short batch must come back too.
+    float_probs = export.tflite_predict(out / "f.tflite", x, batch_size=128)
+    np.testing.assert_allclose(float_probs, keras_probs, atol=1e-5)
+    int8_probs = export.tflite_predict(out / "q.tflite", x, batch_size=128)
+    assert int8_probs.shape == (400, 10)
+    assert np.mean(int8_probs.argmax(1) == keras_probs.argmax(1)) > 0.9
+    one = export.tflite_single(out / "f.tflite")
+    np.testing.assert_allclose(one(x[7]), keras_probs[7], atol=1e-5)
+    assert export.latency(one, x[0], repeats=3) > 0 and export.throughput(lambda b: b, x, repeats=1) > 0
