@@ -20,7 +20,7 @@ setup:            ## system packages, Python environment, Jupyter kernel
 data: setup       ## fetch and verify MNIST into the cache
 	$(BIN)/mnist-study data
 
-run: data         ## execute the notebooks (PROFILE=full|smoke)
+run: data         ## execute the notebooks (PROFILE=full|smoke|record)
 	$(BIN)/mnist-study run --profile $(PROFILE)
 
 report: run       ## run the study, then build report/mnist_report.html and .pdf
