@@ -1,4 +1,4 @@
-"""The ``mnist-study`` command: data, run, report, kernel."""
+"""The ``mnist-study`` command: data, run, report, kernel, predict."""
 
 from __future__ import annotations
 
@@ -39,6 +39,39 @@ def _kernel(args) -> None:
     print(f"Installed Jupyter kernel {pipeline.KERNEL_NAME!r} in {where}")
 
 
+def _predict(args) -> int:
+    import json
+
+    from mnist_utils import predict
+
+    try:
+        model_path = args.model or predict.default_model(pipeline.default_layout(args.report_dir).artifacts)
+        model = predict.load_model(model_path)
+    except predict.ModelError as e:
+        print(f"mnist-study predict: error: {e}", file=sys.stderr)
+        return 1
+    prepared, failed = {}, []
+    for name in args.images:
+        try:
+            prepared[name] = predict.to_mnist(predict.load_image(name), source=name)
+        except predict.ImageError as e:
+            failed.append((name, str(e)))
+            print(f"mnist-study predict: error: {e}", file=sys.stderr)
+    results = predict.predict(model, prepared, top=args.top) if prepared else []
+    saved = {r.path: str(predict.save_preprocessed(r.image, args.save_preprocessed, r.path))
+             for r in results} if args.save_preprocessed else {}
+    if args.json:
+        rows = [{"file": r.path, "top": [{"digit": d, "probability": round(p, 6)} for d, p in r.top],
+                 **({"preprocessed": saved[r.path]} if r.path in saved else {})} for r in results]
+        rows += [{"file": name, "error": message} for name, message in failed]
+        print(json.dumps({"model": str(model_path), "predictions": rows}, indent=2))
+    else:
+        for r in results:
+            print(f"{r.path}: " + ", ".join(f"{d} ({100 * p:.1f} %)" for d, p in r.top)
+                  + (f"  [28x28 view: {saved[r.path]}]" if r.path in saved else ""))
+    return 1 if failed else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mnist-study", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -63,13 +96,22 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("kernel", help="register the 'mnist-study' Jupyter kernel")
     k.add_argument("--user", action="store_true", help="install for this user, not this environment")
     k.set_defaults(func=_kernel)
+
+    q = sub.add_parser("predict", help="classify photos or scans of one handwritten digit each")
+    q.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files, one digit per image")
+    q.add_argument("--model", help="a .keras model (default: the best CNN saved by notebook 05)")
+    q.add_argument("--report-dir", help="folder holding artifacts/ (default: report/)")
+    q.add_argument("--top", type=int, default=3, help="how many digits to list per image (default: 3)")
+    q.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    q.add_argument("--save-preprocessed", metavar="DIR", help="write the 28x28 view the model saw as PNG")
+    q.set_defaults(func=_predict)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except (data.DataError, pipeline.PipelineError) as e:
         print(f"mnist-study {args.command}: error: {e}", file=sys.stderr)
         return 1
@@ -77,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mnist-study {args.command}: interrupted; earlier outputs are unchanged.",
               file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

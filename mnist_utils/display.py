@@ -20,6 +20,9 @@ def table(df, caption: str | None = None, index: bool = False, float_format: str
 
     html = styled("html").set_table_attributes('class="dataframe"').to_html()
     latex = styled("latex").to_latex(hrules=True, column_format="l" * (len(df.columns) + int(index)))
+    # Shrink a table wider than the text block instead of letting it run off the page
+    # (adjustbox is loaded by nbconvert's LaTeX template for figures anyway).
+    latex = f"\\begin{{adjustbox}}{{max width=\\linewidth}}\n{latex}\\end{{adjustbox}}\n"
     if caption:
         html = f"<figure><figcaption><b>{caption}</b></figcaption>{html}</figure>"
         latex = (f"\\begin{{table}}[H]\\centering\\small\n\\caption{{{_tex(caption)}}}\n"

@@ -64,6 +64,31 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
     return keras.Model(inputs, outputs, name=name)
 
 
+def single_branch(model, branch: int, build):
+    """One branch of a side-by-side model (see :func:`build_mlp_branches`) as a model of its own.
+
+    Args:
+        model: the trained multi-branch model.
+        branch: which branch to take.
+        build: the function of the number of branches that built ``model``.
+
+    Returns:
+        A model mapping (batch, 28, 28) images to (batch, 10) probabilities,
+        identical in its predictions to that branch.
+    """
+    keras = backend.keras()
+
+    single = build(1)
+    for target, source in zip(single.weights, model.weights, strict=True):
+        value = source.numpy()
+        # Kernels and biases carry the branch axis first; batch norm's per-unit vectors
+        # are laid out branch by branch along their only axis.
+        width = target.shape[0]
+        target.assign(value[branch:branch + 1] if value.ndim > 1 else value[branch * width:(branch + 1) * width])
+    outputs = keras.layers.Reshape((single.output.shape[-1],), name="probabilities")(single.output)
+    return keras.Model(single.input, outputs, name=f"{model.name}_branch_{branch}")
+
+
 def augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, name: str = "augment"):
     """Random small rotations, shifts and zooms (Keras preprocessing layers; active only in training)."""
     keras = backend.keras()

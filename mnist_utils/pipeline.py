@@ -35,7 +35,7 @@ RUNNER_PARAMETERS = ("profile", "artifacts_dir", "output_dir")
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[A-Za-z0-9_]+\.ipynb$")
 # The packages whose versions the reproducibility record lists.
 RECORDED_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
-                     "seaborn", "ai-edge-litert", "papermill", "nbconvert", "ipykernel", "jupyterlab")
+                     "seaborn", "ai-edge-litert", "pillow", "papermill", "nbconvert", "ipykernel", "jupyterlab")
 TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
          "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
 

@@ -267,3 +267,93 @@ def grouped_bars(frame, ylabel: str, ax=None):
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return fig
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, normalize: bool = False, ax=None, title: str = ""):
+    """Confusion matrix as a seaborn heatmap: counts, or each true digit's row in percent."""
+    import seaborn as sns
+    from matplotlib.colors import LogNorm
+    from sklearn.metrics import confusion_matrix
+
+    fig, ax = _axes(ax, (4.6, 4.0))
+    cm = confusion_matrix(y_true, y_pred, labels=range(10), normalize="true" if normalize else None)
+    values, smallest, fmt = (100 * cm, 0.05, "%.1f") if normalize else (cm, 1, "%d")
+    # Blank the cells that would print as zero so the errors stand out, and colour on a
+    # log scale: the diagonal is a hundred times the largest error.
+    annot = np.where(values >= smallest, np.char.mod(fmt, values), "")
+    sns.heatmap(values, annot=annot, fmt="", cmap="Blues", cbar=False, square=True, annot_kws={"fontsize": 6.5},
+                norm=LogNorm(vmin=smallest, vmax=max(values.max(), 2 * smallest)), ax=ax)
+    ax.grid(False)  # the theme's grid would show through the blank cells
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def confusion_panels(y_true: np.ndarray, predictions: dict[str, np.ndarray], fig=None):
+    """Counts (top row) and row-normalized percentages (bottom row) for each model (columns)."""
+    n = len(predictions)
+    fig = fig or Figure(figsize=(4.0 * n, 7.6))
+    axes = fig.subplots(2, n, squeeze=False)
+    for j, (name, y_pred) in enumerate(predictions.items()):
+        confusion(y_true, y_pred, ax=axes[0, j], title=f"{name}: counts")
+        confusion(y_true, y_pred, normalize=True, ax=axes[1, j], title=f"{name}: % of each true digit")
+    return fig
+
+
+def reliability_diagram(curves: dict[str, dict], ax=None):
+    """Accuracy against confidence per bin, one line per curve, with the diagonal of perfect calibration.
+
+    Args:
+        curves: {label: analysis.reliability(...) result}, in pairs per model: before
+            scaling (dotted) and after (solid), each pair in one colour.
+    """
+    fig, ax = _axes(ax, (4.6, 4.0))
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect calibration")
+    for i, (label, table) in enumerate(curves.items()):
+        ax.plot(table["confidence"], table["accuracy"], marker="o", markersize=3, color=f"C{i // 2}",
+                linestyle=":" if i % 2 == 0 else "-", label=label)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc="upper left")
+    return fig
+
+
+def saliency_grid(images: np.ndarray, maps: np.ndarray, titles: list[str], fig=None):
+    """Each digit above its saliency map (what the model's output is most sensitive to)."""
+    n = len(images)
+    fig = fig or Figure(figsize=(0.85 * n, 2.2))
+    axes = fig.subplots(2, n, squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
+        axes[0, i].set_title(titles[i], fontsize=7, fontweight="normal")
+        axes[1, i].imshow(images[i], cmap="gray_r", vmin=0, vmax=1, alpha=0.35)
+        axes[1, i].imshow(maps[i], cmap="magma", alpha=0.75, vmin=0, vmax=1)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig
+
+
+def robustness(curves: dict[str, dict[str, tuple[list[float], list[float]]]], fig=None):
+    """Test accuracy against perturbation strength: one panel per perturbation, one line per model.
+
+    Args:
+        curves: {panel title (with unit): {model: (levels, accuracies as fractions)}}.
+    """
+    ncols = min(len(curves), 2)
+    nrows = int(np.ceil(len(curves) / ncols))
+    fig = fig or Figure(figsize=(8.0, 2.6 * nrows))
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(curves):]:
+        ax.set_axis_off()
+    for ax, (panel, lines) in zip(axes, curves.items()):
+        for i, (model, (levels, accuracy)) in enumerate(lines.items()):
+            ax.plot(levels, 100 * np.asarray(accuracy), marker="o", markersize=3, color=f"C{i}", label=model)
+        ax.set_xlabel(panel, fontsize=9)
+        ax.set_ylim(0, 102)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=8, loc="lower left")
+    return fig

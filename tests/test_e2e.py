@@ -56,6 +56,14 @@ def test_metrics_are_real_results(smoke):
     assert [m["model"] for m in cnn["models"]] == ["seed 001 CNN", "LeNet-5", "BN-CNN", "our CNN", "our CNN, no augmentation"]
     assert cnn["models"][0]["multiply-adds (M)"] == pytest.approx(0.513792)  # seed 001's CNN, counted by hand
     assert len(cnn["cross_validation"]["fold_accuracy"]) == 2 and 0 < cnn["ours"]["ensemble_test_accuracy"] < 1
+    errors = json.loads((layout.artifacts / "06_error_analysis" / "metrics.json").read_text())
+    for name, rows in errors["per_class"].items():
+        weighted = next(r for r in rows if r["digit"] == "weighted average")
+        assert weighted["recall"] == pytest.approx(errors["test_accuracy"][name])
+    assert errors["test_accuracy"]["CNN"] == pytest.approx(cnn["exports"][0]["test accuracy (%)"] / 100)
+    assert [r["model"] for r in errors["calibration"]] == ["MLP", "CNN"]
+    assert errors["robustness"]["FGSM ε"]["CNN"]["levels"] == [0.0, 0.1, 0.3]
+    assert 0 < errors["sklearn_digits_accuracy"]["CNN"] < 1
 
 
 def test_exported_cnn_loads_and_agrees_with_keras(smoke):
@@ -108,6 +116,7 @@ def test_pdf_has_pages_and_text(smoke):
     text = "\n".join(page.extract_text() for page in reader.pages)
     for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
                      "Optimizers and activations", "Regularization and capacity", "Convolutional networks",
+                     "Error analysis and robustness",
                      "Appendix: reproducibility", "Table 1"):
         assert expected in text
     assert "I0000" not in text and "Figure size" not in text

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_utils import artifacts, evaluation, plots
+from mnist_utils import analysis, artifacts, evaluation, plots
 
 
 def test_accuracy_and_misclassified_order():
@@ -34,7 +34,8 @@ def _images(n=40, seed=0):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 10
 
 
-@pytest.mark.parametrize("name", ["balance", "samples", "means", "histogram", "curves", "errors", "time", "grouped"])
+@pytest.mark.parametrize("name", ["balance", "samples", "means", "histogram", "curves", "errors", "time", "grouped",
+                                  "confusion", "reliability", "saliency", "robustness"])
 def test_plot_helpers_write_nonempty_png(tmp_path, name):
     x, y = _images()
     probs = np.full((40, 10), 0.05)
@@ -49,6 +50,10 @@ def test_plot_helpers_write_nonempty_png(tmp_path, name):
         "errors": lambda: plots.misclassified_grid(x, y, probs, np.arange(5)),
         "time": lambda: plots.accuracy_vs_time({"a": [([1.0, 1.0], [0.98, 0.99])], "b": [([2.0], [0.985])] * 2}, floor=0.97),
         "grouped": lambda: plots.grouped_bars(pd.DataFrame({"x": [1, 2], "y": [2, 1]}).rename_axis("digit"), "errors"),
+        "confusion": lambda: plots.confusion_panels(y, {"a": probs.argmax(1), "b": y}),
+        "reliability": lambda: plots.reliability_diagram({"before": analysis.reliability(y, probs), "after": analysis.reliability(y, probs)}),
+        "saliency": lambda: plots.saliency_grid(x[:3] / 255, x[:3] / 255, ["a", "b", "c"]),
+        "robustness": lambda: plots.robustness({"noise": {"m": ([0, 1], [0.9, 0.5])}, "shift": {"m": ([0, 2], [0.9, 0.2])}}),
     }[name]()
     path = tmp_path / f"{name}.png"
     artifacts.save_figure(fig, path)

@@ -1,5 +1,7 @@
 """Side-by-side seed training: independent branches, correct initialization, determinism."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,12 @@ def test_cosine_schedule_with_warmup_rises_then_decays_to_zero():
     rate = training.learning_rate_schedule("cosine", 0.01, 5, 10, warmup_epochs=1)
     # Linear warm-up over the first epoch's 10 steps, then half a cosine over the other 40.
     np.testing.assert_allclose([float(rate(s)) for s in (0, 5, 10, 30, 50)], [0.0, 0.005, 0.01, 0.005, 0.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("options", [{"dropout": 0.2}, {"batch_norm": True}])
+def test_single_branch_predicts_like_its_branch(tiny_splits, options):
+    build = functools.partial(models.build_mlp_branches, hidden=(16, 8), **options)
+    results, _ = training.train_branches(build, tiny_splits, [0, 1, 2], epochs=2, batch_size=32)
+    multi = results[0].model.predict(tiny_splits.x_test, verbose=0)
+    alone = models.single_branch(results[0].model, 2, build)
+    np.testing.assert_allclose(alone.predict(tiny_splits.x_test, verbose=0), multi[:, 2], atol=1e-6)
