@@ -97,20 +97,53 @@ def saliency(model, images: np.ndarray, classes: np.ndarray, samples: int = 16, 
     return total / np.maximum(total.reshape(len(total), -1).max(axis=1), 1e-12)[:, None, None]
 
 
+def logits_model(model):
+    """A model computing ``model``'s pre-softmax scores (logits).
+
+    Gradients must be taken on logits: through a saturated softmax (a top probability
+    that rounds to 1.0 in float32) the cross-entropy's gradient is exactly zero, and an
+    attack computed from it leaves confidently classified digits untouched.
+    """
+    keras = backend.keras()
+
+    layers = list(model.layers)
+    if isinstance(layers[-1], keras.layers.Reshape):  # e.g. models.single_branch: softmax, then reshape
+        layers.pop()
+    last = layers.pop()
+    if isinstance(model, keras.Sequential):
+        # A Sequential model keeps no graph to cut: call its layers again on a new input.
+        inputs = features = keras.Input(model.input_shape[1:])
+        for layer in layers:
+            features = layer(features)
+    else:
+        inputs, features = model.input, last.input
+    if isinstance(last, keras.layers.Softmax):
+        scores = features
+    elif isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
+        scores = keras.ops.matmul(features, last.kernel) + last.bias
+    else:
+        raise ValueError(f"{model.name}: no softmax output layer to take the logits from")
+    return keras.Model(inputs, keras.layers.Reshape((10,))(scores))
+
+
 def fgsm(model, images: np.ndarray, labels: np.ndarray, epsilon: float, batch_size: int = 1000) -> np.ndarray:
-    """Fast gradient sign adversarial images: x + epsilon * sign(d loss / d x), clipped to [0, 1]."""
+    """Fast gradient sign adversarial images: x + epsilon * sign(d loss / d x), clipped to [0, 1].
+
+    The loss is the cross-entropy computed from the logits (see :func:`logits_model`).
+    """
     tf = backend.tensorflow()
     keras = backend.keras()
 
     if epsilon == 0:
         return images
+    scores = logits_model(model)
     out = []
     for start in range(0, len(images), batch_size):
         x = tf.convert_to_tensor(images[start:start + batch_size], dtype=tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = keras.losses.sparse_categorical_crossentropy(labels[start:start + batch_size],
-                                                                model(x, training=False))
+                                                                scores(x, training=False), from_logits=True)
         out.append(np.clip(x.numpy() + epsilon * np.sign(tape.gradient(loss, x).numpy()), 0.0, 1.0))
     return np.concatenate(out).astype(np.float32)
 

@@ -89,3 +89,25 @@ def test_sklearn_digits_prepared_like_mnist():
     assert images.min() == 0.0 and images.max() == 1.0
     # Light ink on black, fitted into the central 20x20 box or near it.
     assert images[:, :2].max() == 0.0 or np.mean(images[:, :2] > 0) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["dense softmax", "softmax layer", "sequential"])
+def test_logits_model_recovers_the_scores_and_fgsm_moves_saturated_digits(kind):
+    keras = backend.keras()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Flatten()(inputs)
+    if kind == "softmax layer":
+        outputs = keras.layers.Softmax()(keras.layers.Dense(10)(x))
+    else:
+        outputs = keras.layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs) if kind != "sequential" else keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    layer = [l for l in model.layers if isinstance(l, keras.layers.Dense)][0]
+    layer.bias.assign(np.eye(10)[0] * 30)  # saturate: class 0's probability rounds to exactly 1.0
+    images = np.random.default_rng(0).uniform(0.2, 0.8, (8, 28, 28)).astype(np.float32)
+    probs = model.predict(images, verbose=0)
+    assert np.all(probs.max(axis=1) == 1.0)
+    np.testing.assert_allclose(analysis.scale(analysis.logits_model(model).predict(images, verbose=0), 1.0), probs, atol=1e-6)
+    adv = analysis.fgsm(model, images, probs.argmax(axis=1), 0.05)
+    np.testing.assert_allclose(np.abs(adv - images), 0.05, atol=1e-6)  # every pixel moved, no masking
