@@ -75,15 +75,20 @@ def tflite_predict(path: Path, x: np.ndarray, batch_size: int = 1000) -> np.ndar
     return np.concatenate(out)
 
 
-def latency(predict_one, image: np.ndarray, repeats: int = 200) -> float:
-    """Median seconds of ``predict_one(image)`` over ``repeats`` calls, after one warm-up call."""
-    predict_one(image)
+def _median_seconds(call, argument, repeats: int) -> float:
+    """Median wall time of ``call(argument)`` over ``repeats`` calls, after one warm-up call."""
+    call(argument)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict_one(image)
+        call(argument)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def latency(predict_one, image: np.ndarray, repeats: int = 200) -> float:
+    """Median seconds of ``predict_one(image)`` over ``repeats`` calls, after one warm-up call."""
+    return _median_seconds(predict_one, image, repeats)
 
 
 def tflite_single(path: Path):
@@ -100,10 +105,4 @@ def tflite_single(path: Path):
 
 def throughput(predict_batch, x: np.ndarray, repeats: int = 3) -> float:
     """Images per second of ``predict_batch(x)`` (one warm-up call, then the median of ``repeats``)."""
-    predict_batch(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict_batch(x)
-        times.append(time.perf_counter() - start)
-    return len(x) / float(np.median(times))
+    return len(x) / _median_seconds(predict_batch, x, repeats)
