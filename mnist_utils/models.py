@@ -100,14 +100,14 @@ def augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float
     ], name=name)
 
 
-def _image_input(augment):
-    """28x28 input reshaped to one channel, optionally followed by augmentation."""
+def _image_input(augment: dict | None):
+    """28x28 input reshaped to one channel, followed by :func:`augmentation` (``augment``: its settings) if given."""
     keras = backend.keras()
 
     inputs = keras.Input(shape=(28, 28), name="image")
     x = keras.layers.Reshape((28, 28, 1), name="channel")(inputs)
-    if augment:
-        x = augmentation()(x)
+    if augment is not None:
+        x = augmentation(**augment)(x)
     return inputs, x
 
 
@@ -116,7 +116,7 @@ def build_seed001_cnn(name: str = "seed001_cnn"):
     keras = backend.keras()
     L = keras.layers
 
-    inputs, x = _image_input(False)
+    inputs, x = _image_input(None)
     for i, filters in enumerate((10, 20), start=1):
         x = L.Conv2D(filters, 5, name=f"conv_{i}")(x)
         x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
@@ -137,7 +137,7 @@ def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
     keras = backend.keras()
     L = keras.layers
 
-    inputs, x = _image_input(False)
+    inputs, x = _image_input(None)
     for i, (filters, padding) in enumerate(((6, "same"), (16, "valid")), start=1):
         x = L.Conv2D(filters, 5, padding=padding, activation="relu", name=f"conv_{i}")(x)
         x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
@@ -149,11 +149,12 @@ def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_bn_cnn(dropout: float = 0.5, augment: bool = False, bn_momentum: float = 0.99, name: str = "bn_cnn"):
+def build_bn_cnn(dropout: float = 0.5, augment: dict | None = None, bn_momentum: float = 0.99, name: str = "bn_cnn"):
     """Seed 002's batch-normalized CNN: (conv 32@3x3, BN, pool), (conv 64@3x3, BN, pool), dense 128, dropout.
 
     Args:
-        augment: put random rotation/shift/zoom layers after the input (training only).
+        augment: settings of :func:`augmentation` (``{}`` for its defaults) to put random
+            rotation/shift/zoom layers after the input (training only); None for none.
         bn_momentum: batch norm's moving-average momentum; short smoke runs need a
             lower one for the statistics to settle.
     """

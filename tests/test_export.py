@@ -11,7 +11,7 @@ def test_multiply_adds_counted_by_hand():
     assert models.multiply_adds(models.build_seed001_cnn()) == (
         24 * 24 * 10 * 25 + 8 * 8 * 20 * 250 + 320 * 128 + 128 * 64 + 64 * 10)
     # conv 32@3x3 on 28x28 -> 26x26; conv 64@3x3x32 on 13x13 -> 11x11; dense 1600-128-10 (augmentation is free).
-    assert models.multiply_adds(models.build_bn_cnn(augment=True)) == (
+    assert models.multiply_adds(models.build_bn_cnn(augment={})) == (
         26 * 26 * 32 * 9 + 11 * 11 * 64 * 288 + 1600 * 128 + 128 * 10)
 
 
@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
     y = np.repeat(np.arange(10), 40)
     x = rng.random((400, 28, 28), dtype=np.float32) * 0.2
     x[np.arange(400), 2 * y + 4, 4:24] = 1.0
-    model = models.build_bn_cnn(dropout=0.0, augment=True, bn_momentum=0.5)
+    model = models.build_bn_cnn(dropout=0.0, augment={}, bn_momentum=0.5)
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     return model, x, tmp_path_factory.mktemp("export")
