@@ -49,8 +49,7 @@ def reliability(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict[s
     count = np.bincount(which, minlength=bins)
     keep = count > 0
     mean = lambda v: np.bincount(which, weights=v, minlength=bins)[keep] / count[keep]  # noqa: E731
-    return {"confidence": mean(confidence), "accuracy": mean(correct.astype(float)),
-            "count": count[keep], "edges": np.linspace(0, 1, bins + 1)}
+    return {"confidence": mean(confidence), "accuracy": mean(correct.astype(float)), "count": count[keep]}
 
 
 def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
@@ -61,12 +60,15 @@ def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
     """
     from scipy.optimize import minimize_scalar
 
-    logits = np.log(np.clip(probs, 1e-12, 1.0))
-
     def nll(t):
-        return -np.mean(np.log(np.clip(scale(logits, t)[np.arange(len(y_true)), y_true], 1e-12, 1.0)))
+        return -np.mean(np.log(np.clip(temperature_scaled(probs, t)[np.arange(len(y_true)), y_true], 1e-12, 1.0)))
 
     return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x)
+
+
+def temperature_scaled(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities with their logits (recovered as log-probabilities) divided by ``temperature``."""
+    return scale(np.log(np.clip(probs, 1e-12, 1.0)), temperature)
 
 
 def scale(logits: np.ndarray, temperature: float) -> np.ndarray:

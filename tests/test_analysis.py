@@ -41,7 +41,7 @@ def test_fit_temperature_recovers_a_known_overconfidence():
     overconfident = analysis.scale(logits, 0.5)  # logits doubled
     t = analysis.fit_temperature(labels, overconfident)
     assert t == pytest.approx(2.0, rel=0.05)
-    np.testing.assert_allclose(analysis.scale(np.log(overconfident), t).argmax(1), overconfident.argmax(1))
+    np.testing.assert_allclose(analysis.temperature_scaled(overconfident, t).argmax(1), overconfident.argmax(1))
 
 
 def test_geometric_perturbations():
