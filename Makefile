@@ -2,6 +2,7 @@
 # environment if there is one, otherwise creates .venv here.
 PROFILE ?= full
 PYTEST_ARGS ?=
+FORCE ?=
 
 ifneq ($(VIRTUAL_ENV),)
 ENV_DIR := $(VIRTUAL_ENV)
@@ -20,11 +21,11 @@ setup:            ## system packages, Python environment, Jupyter kernel
 data: setup       ## fetch and verify MNIST into the cache
 	$(BIN)/mnist-study data
 
-run: data         ## execute the notebooks (PROFILE=full|smoke|record)
-	$(BIN)/mnist-study run --profile $(PROFILE)
+run: data         ## bring the notebooks up to date (PROFILE=full|smoke|record, FORCE=1 re-runs all)
+	$(BIN)/mnist-study run --profile $(PROFILE) $(if $(FORCE),--force)
 
-report: run       ## run the study, then build report/mnist_report.html and .pdf
-	$(BIN)/mnist-study report
+report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date
+	$(BIN)/mnist-study report $(if $(FORCE),--force)
 
 test: setup       ## unit tests and the end-to-end smoke run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -36,4 +37,4 @@ bench: setup      ## time smoke and full runs; writes benchmarks/results/pipelin
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:            ## remove generated report files (keeps the data cache and .venv)
-	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf
+	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf report/.report-inputs.json

@@ -18,10 +18,8 @@ def _data(args) -> None:
 
 def _run(args) -> None:
     layout = pipeline.default_layout(args.report_dir)
-    record = pipeline.run(args.profile, args.only, layout)
-    total = sum(record["notebooks"][nb]["seconds"] for nb in record["notebooks"])
-    print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts} "
-          f"(notebook time on record: {total:.1f} s)")
+    pipeline.run(args.profile, args.only, layout, force=args.force)
+    print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
 
 
 def _report(args) -> None:
@@ -29,9 +27,9 @@ def _report(args) -> None:
 
     layout = pipeline.default_layout(args.report_dir)
     settings = args.settings or layout.params / "report.yaml"
-    paths = report.build(layout, settings, include_code=args.include_code)
+    paths, built = report.build(layout, settings, include_code=args.include_code, force=args.force)
     for path in paths:
-        print(f"Wrote {path}")
+        print(f"{'Wrote' if built else 'Up to date:'} {path}")
 
 
 def _kernel(args) -> None:
@@ -82,7 +80,9 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="execute the notebooks with a parameter profile")
     r.add_argument("--profile", default="full", help="params/<PROFILE>.yaml (default: full)")
-    r.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks, e.g. 02")
+    r.add_argument("--only", nargs="+", metavar="NN",
+                   help="re-run these notebooks (e.g. 02) and those that read their artifacts")
+    r.add_argument("--force", action="store_true", help="re-run notebooks even if they are up to date")
     r.add_argument("--report-dir", help="output folder (default: report/ in the project)")
     r.set_defaults(func=_run)
 
@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--include-code", action="store_true", default=None,
                    help="show code cells (overrides the settings file)")
     b.add_argument("--report-dir", help="folder holding executed/ and artifacts/ (default: report/)")
+    b.add_argument("--force", action="store_true", help="rebuild even if nothing it depends on changed")
     b.set_defaults(func=_report)
 
     k = sub.add_parser("kernel", help="register the 'mnist-study' Jupyter kernel")

@@ -1,10 +1,14 @@
 """Run the study's notebooks in order with papermill, from a parameter profile.
 
 Notebooks are discovered by their ``NN_`` prefix. Before anything runs, the
-profile is checked against every notebook's ``parameters`` cell. Each notebook
-executes into a staging area; only when it succeeds are its executed copy and
-its artifacts moved into ``report/``, so a failure never clobbers earlier
-results.
+profile is checked against every notebook's ``parameters`` cell. A notebook
+whose inputs (``cache.notebook_inputs``) are those of its last successful run,
+and whose outputs are untouched, is skipped; one whose text alone changed gets
+the new text spliced into its executed copy. The others execute into a staging
+area, seeing only the upstream artifacts they declare; only when a notebook
+succeeds are its executed copy and its artifacts moved into ``report/`` and its
+inputs recorded, so a failure never clobbers earlier results or marks anything
+up to date.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mnist_utils import artifacts
+from mnist_utils import artifacts, cache
 
 KERNEL_NAME = "mnist-study"
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
@@ -36,6 +40,13 @@ NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[A-Za-z0-9_]+\.ipynb$")
 # The packages whose versions the reproducibility record lists.
 RECORDED_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
                      "seaborn", "ai-edge-litert", "pillow", "papermill", "nbconvert", "ipykernel", "jupyterlab")
+# The packages whose versions change results: a new version re-runs every notebook.
+RESULT_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
+                   "seaborn", "ai-edge-litert", "pillow")
+# Why a notebook runs, for the log: the input names of ``cache.notebook_inputs``.
+INPUT_NAMES = {"code": "its code", "markdown": "its text", "parameters": "its parameters",
+               "modules": "the mnist_utils code it imports", "data": "the data",
+               "environment": "package versions or GPUs", "reads": "the upstream artifacts it reads"}
 TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
          "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
 
@@ -203,6 +214,35 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     return chosen
 
 
+def declared_reads(notebooks: list[Path]) -> dict[str, list[str]]:
+    """Each notebook's declared upstream artifacts, checked to name files of earlier notebooks."""
+    import nbformat
+
+    stems = [nb.stem for nb in notebooks]
+    reads, problems = {}, []
+    for i, path in enumerate(notebooks):
+        try:
+            reads[path.stem] = cache.declared_reads(nbformat.read(path, as_version=4))
+        except ValueError as e:
+            problems.append(f"{path.name}: {e}")
+            continue
+        for rel in reads[path.stem]:
+            if rel.split("/")[0] not in stems[:i]:
+                problems.append(f"{path.name}: reads {rel!r}, which is not an artifact of an earlier notebook")
+    if problems:
+        raise PipelineError("Notebook metadata problems:\n  - " + "\n  - ".join(problems))
+    return reads
+
+
+def with_dependents(notebooks: list[Path], reads: dict[str, list[str]], chosen: list[Path]) -> list[Path]:
+    """``chosen`` plus every notebook that reads their artifacts, directly or further down."""
+    wanted = {nb.stem for nb in chosen}
+    for nb in notebooks:  # in order, so a reader of a reader is found too
+        if any(rel.split("/")[0] in wanted for rel in reads.get(nb.stem, [])):
+            wanted.add(nb.stem)
+    return [nb for nb in notebooks if nb.stem in wanted]
+
+
 def ensure_kernel(log=None) -> None:
     """Register the ``mnist-study`` Jupyter kernel for this Python unless it is already current."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
@@ -288,8 +328,27 @@ def _promote(staged: Path, final: Path) -> None:
         os.replace(staged, final)
 
 
-def execute(notebook: Path, parameters: dict, layout: Layout, profile: str) -> float:
+def _stage_reads(reads: list[str], source: Path, target: Path, reader: str) -> None:
+    """Link (or copy) the declared upstream artifacts into ``target``: the only ones the notebook sees."""
+    missing = [rel for rel in reads if not (source / rel).is_file()]
+    if missing:
+        first = missing[0].split("/")[0]
+        raise PipelineError(f"{reader} reads {', '.join(missing)}, which {'does' if len(missing) == 1 else 'do'} "
+                            f"not exist in {source}. Run {first} first (`mnist-study run --only {first[:2]}`).")
+    for rel in reads:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source / rel, target / rel)
+        except OSError:
+            shutil.copy2(source / rel, target / rel)
+
+
+def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
+            reads: list[str] = ()) -> float:
     """Run one notebook through papermill into staging, then promote its outputs.
+
+    The notebook's ``artifacts_dir`` holds only the upstream artifacts in ``reads``,
+    so reading an undeclared one fails instead of going unnoticed by the cache.
 
     Returns:
         Wall-clock seconds.
@@ -300,11 +359,17 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str) -> f
     stage = layout.report / ".staging"
     staged_nb = stage / "executed" / notebook.name
     staged_artifacts = stage / "artifacts" / notebook.stem
+    staged_reads = stage / "reads"
     shutil.rmtree(stage, ignore_errors=True)
     staged_nb.parent.mkdir(parents=True)
     staged_artifacts.mkdir(parents=True)
-    layout.artifacts.mkdir(parents=True, exist_ok=True)
-    params = {**parameters, "profile": profile, "artifacts_dir": str(layout.artifacts),
+    staged_reads.mkdir()
+    try:
+        _stage_reads(list(reads), layout.artifacts, staged_reads, notebook.name)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads),
               "output_dir": str(staged_artifacts)}
     start = time.perf_counter()
     try:
@@ -337,43 +402,130 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str) -> f
     return seconds
 
 
+def refresh_text(notebook: Path, executed: Path) -> bool:
+    """Put a notebook's current markdown into its executed copy, keeping every code output.
+
+    Only valid when the code cells are exactly those that ran; returns False (and
+    changes nothing) otherwise.
+    """
+    import nbformat
+
+    source = nbformat.read(notebook, as_version=4)
+    old = nbformat.read(executed, as_version=4)
+    tags = lambda cell: set(cell.get("metadata", {}).get("tags", []))  # noqa: E731
+    ran = [c for c in old.cells if c.cell_type == "code" and "injected-parameters" not in tags(c)]
+    injected = [c for c in old.cells if "injected-parameters" in tags(c)]
+    code = [c for c in source.cells if c.cell_type == "code"]
+    if [(c.source, tags(c)) for c in ran] != [(c.source, tags(c)) for c in code]:
+        return False
+    outputs, cells = iter(ran), []
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        cells.append(next(outputs))
+        if "parameters" in tags(cell):  # papermill's injected values follow the parameters cell
+            cells += injected
+    old.cells = cells
+    artifacts.write_text(executed, nbformat.writes(old))
+    return True
+
+
+def outputs_digest(layout: Layout, stem: str) -> str:
+    """Digest of a notebook's executed copy and artifacts, to notice them deleted or edited."""
+    nb = layout.executed / f"{stem}.ipynb"
+    return cache.digest({"executed": cache.file_digest(nb) if nb.is_file() else None,
+                         "artifacts": cache.tree_digest(layout.artifacts / stem)})
+
+
+def why_run(inputs: dict, previous: dict, outputs: str, forced: str | None) -> str | None:
+    """Why a notebook must run: a reason for the log, ``"text"`` when only its markdown
+    changed, or None when it is up to date."""
+    if forced:
+        return forced
+    if not previous.get("inputs"):
+        return "no successful run on record"
+    if previous.get("outputs") != outputs:
+        return "its executed notebook or artifacts are missing or were changed"
+    changed = cache.changed(previous["inputs"], inputs)
+    if changed == ["markdown"]:
+        return "text"
+    if changed:
+        return "changed: " + ", ".join(INPUT_NAMES.get(k, k) for k in changed)
+    return None
+
+
 def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
-        log=None) -> dict:
-    """Validate the profile, fetch the data, then execute the selected notebooks in order.
+        log=None, force: bool = False) -> dict:
+    """Validate the profile, fetch the data, then bring the notebooks up to date in order.
+
+    Args:
+        only: notebook numbers or names to re-run, with every notebook that reads
+            their artifacts; the others are left as they are.
+        force: re-run every notebook (or every one ``only`` selects) even if up to date.
 
     Returns:
-        The run record also written to ``report/artifacts/run.json``.
+        The run record also written to ``report/artifacts/run.json``; its ``this_run``
+        maps each notebook considered to ``executed``, ``refreshed`` or ``up to date``.
     """
+    import nbformat
+
     from mnist_utils import data
 
     log = log or _say
     layout = layout or default_layout()
     notebooks = discover(layout.notebooks)
     resolved = resolve_parameters(notebooks, load_profile(layout.params, profile))
-    chosen = select(notebooks, only)
+    reads = declared_reads(notebooks)
+    chosen = with_dependents(notebooks, reads, select(notebooks, only)) if only else notebooks
+    forced = "--only" if only else "--force" if force else None
     ensure_kernel(log)
     for key, value in KERNEL_ENV.items():
         os.environ.setdefault(key, value)
     mnist = data.load_mnist()  # fetch and verify up front: a data problem stops the run here
+    env = environment_record(project_root())
+    shared = {"data": cache.digest(mnist.checksums),
+              "environment": cache.digest({"python": env["python"], "gpus": env["gpus"],
+                                           "packages": {p: env["packages"][p] for p in RESULT_PACKAGES}})}
     record = _previous_record(layout.run_record)
-    record.update({
-        "environment": environment_record(project_root()),
-        "data": {"source": mnist.source, "checksums": mnist.checksums,
-                 "cache_dir": str(data.cache_dir())},
-    })
     record.setdefault("notebooks", {})
-    log(f"Running {len(chosen)} notebook(s) with profile {profile!r} into {layout.report}")
+    record["this_run"] = {}
     total = time.perf_counter()
-    for i, nb in enumerate(chosen, start=1):
-        log(f"[{i}/{len(chosen)}] {nb.stem} ...")
-        seconds = execute(nb, resolved[nb.stem], layout, profile)
-        log(f"[{i}/{len(chosen)}] {nb.stem} done in {seconds:.1f} s "
-            f"(elapsed {time.perf_counter() - total:.1f} s)")
-        record["notebooks"][nb.stem] = {
-            "profile": profile, "parameters": resolved[nb.stem], "seconds": round(seconds, 2),
+    for nb in chosen:
+        stem = nb.stem
+        inputs = cache.notebook_inputs(nbformat.read(nb, as_version=4), resolved[stem], profile, shared,
+                                       layout.artifacts)
+        previous = record["notebooks"].get(stem, {})
+        reason = why_run(inputs, previous, outputs_digest(layout, stem), forced)
+        if reason is None:
+            log(f"{stem}: up to date, skipped")
+            record["this_run"][stem] = "up to date"
+            continue
+        if reason == "text" and refresh_text(nb, layout.executed / nb.name):
+            log(f"{stem}: only its text changed; copied it into the executed notebook without running it")
+            record["notebooks"][stem].update(inputs=inputs, outputs=outputs_digest(layout, stem))
+            record["this_run"][stem] = "refreshed"
+            artifacts.save_json(layout.run_record, record)
+            continue
+        if reason == "text":
+            reason = "its text changed and its executed copy no longer matches its code"
+        log(f"{stem}: runs ({reason}) ...")
+        seconds = execute(nb, resolved[stem], layout, profile, reads[stem])
+        log(f"{stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
+        # The machine and data of the latest execution; earlier notebooks' runs shared them
+        # unless the environment digest changed, which would have re-run them too.
+        record.update({"environment": env, "data": {"source": mnist.source, "checksums": mnist.checksums,
+                                                     "cache_dir": str(data.cache_dir())}})
+        record["notebooks"][stem] = {
+            "profile": profile, "parameters": resolved[stem], "seconds": round(seconds, 2),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "inputs": inputs, "outputs": outputs_digest(layout, stem),
         }
+        record["this_run"][stem] = "executed"
         artifacts.save_json(layout.run_record, record)
+    states = list(record["this_run"].values())
+    log(", ".join(f"{states.count(s)} {s}" for s in ("executed", "refreshed", "up to date"))
+        + f" ({time.perf_counter() - total:.1f} s)")
     return record
 
 

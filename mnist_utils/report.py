@@ -18,10 +18,12 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from mnist_utils import artifacts, data
+from mnist_utils import artifacts, cache, data
 from mnist_utils.pipeline import Layout, PipelineError
 
 TEMPLATES = Path(__file__).parent / "templates"
+# What the last build was made from, next to the report, so an unchanged report is not rebuilt.
+BUILD_RECORD = ".report-inputs.json"
 SETTINGS = {  # key -> (type, default)
     "title": (str, "Handwritten Digit Recognition on MNIST"),
     "subtitle": (str, ""),
@@ -309,11 +311,31 @@ def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
     return pdf
 
 
-def build(layout: Layout, settings_path: Path, include_code: bool | None = None) -> list[Path]:
+def build_inputs(layout: Layout, settings: dict, executed: list[Path]) -> dict[str, str]:
+    """Digests of everything the report is made from: settings, executed notebooks, the
+    run record, this builder's code and templates, and the converter's version."""
+    from importlib import metadata
+
+    return {
+        "settings": cache.digest(settings),
+        "notebooks": cache.digest({p.name: cache.file_digest(p) for p in executed}),
+        "run_record": cache.file_digest(layout.run_record) if layout.run_record.is_file() else "",
+        "builder": cache.digest([cache.file_digest(Path(__file__)),
+                                 cache.modules_digest(Path(__file__).read_text(encoding="utf-8"))]),
+        "templates": cache.tree_digest(TEMPLATES),
+        "nbconvert": metadata.version("nbconvert"),
+    }
+
+
+def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
+          force: bool = False) -> tuple[list[Path], bool]:
     """Build ``report/mnist_report.html`` and ``.pdf`` from the executed notebooks.
 
+    Skipped when both files exist and nothing they are made from changed since they
+    were built (``build_inputs``), unless ``force``.
+
     Returns:
-        The paths written.
+        The report's paths, and whether they were built (False: already up to date).
     """
     from mnist_utils import pipeline
 
@@ -323,13 +345,23 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None)
     executed = pipeline.discover(layout.executed) if layout.executed.is_dir() else []
     if not executed:
         raise ReportError(f"No executed notebooks in {layout.executed}. Run `mnist-study run` first.")
+    html_path, pdf_path = layout.report / "mnist_report.html", layout.report / "mnist_report.pdf"
+    inputs, stamp = build_inputs(layout, settings, executed), layout.report / BUILD_RECORD
+    built = {"inputs": inputs, "html": None, "pdf": None}
+    if not force and html_path.is_file() and pdf_path.is_file():
+        try:
+            previous = json.loads(stamp.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = {}
+        if previous == {**built, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}:
+            return [html_path, pdf_path], False
     record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
     nb = merge(executed, settings, record)
     page = build_html(nb, settings["include_code"])
     pdf = build_pdf(merge(executed, settings, record), settings["include_code"], layout.failed)
-    html_path = layout.report / "mnist_report.html"
+    stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp
     artifacts.write_text(html_path, page)
-    pdf_path = layout.report / "mnist_report.pdf"
     with artifacts.atomic_path(pdf_path) as tmp:
         tmp.write_bytes(pdf)
-    return [html_path, pdf_path]
+    artifacts.save_json(stamp, {**built, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)})
+    return [html_path, pdf_path], True

@@ -19,7 +19,7 @@ def smoke(tmp_path_factory):
     real = pipeline.default_layout()
     layout = pipeline.Layout(real.notebooks, real.params, tmp_path_factory.mktemp("e2e") / "report")
     record = pipeline.run("smoke", layout=layout, log=lambda _: None)
-    paths = report.build(layout, real.params / "report.yaml")
+    paths, _ = report.build(layout, real.params / "report.yaml")
     return layout, record, paths
 
 

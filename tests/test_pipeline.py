@@ -104,3 +104,119 @@ def test_load_profile_errors(tmp_path):
         pipeline.load_profile(tmp_path, "bad")
     with pytest.raises(pipeline.PipelineError, match="not valid YAML"):
         pipeline.load_profile(tmp_path, "broken")
+
+
+def _chain(notebook_factory, tmp_path):
+    """01 writes n; 02 reads it (declared); 03 reads nothing. Returns the layout."""
+    notebook_factory("01_w.ipynb", RUNNER_CELL + "n: int = 1  # value\n", body=[
+        "from pathlib import Path\nfrom mnist_utils import artifacts\n"
+        "artifacts.save_json(Path(output_dir) / 'n.json', {'n': n})"])
+    reader = notebook_factory("02_r.ipynb", body=[
+        "import json\nfrom pathlib import Path\n"
+        "print(json.loads((Path(artifacts_dir) / '01_w' / 'n.json').read_text()))"])
+    _set_reads(reader, ["01_w/n.json"])
+    notebook_factory("03_x.ipynb", body=["print('independent')"])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text("notebooks: {}\n")
+    (params / "q.yaml").write_text("notebooks: {}\n")
+    return pipeline.Layout(notebook_factory.folder, params, tmp_path / "report")
+
+
+def _set_reads(path, reads):
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["mnist_study"] = {"reads": reads}
+    nbformat.write(nb, path)
+
+
+def _states(layout, profile="p", **kw):
+    return pipeline.run(profile, layout=layout, log=lambda _: None, **kw)["this_run"]
+
+
+def test_second_run_executes_nothing_and_changes_flow_downstream(notebook_factory, tmp_path):
+    layout = _chain(notebook_factory, tmp_path)
+    assert set(_states(layout).values()) == {"executed"}
+    record = layout.run_record.read_bytes()
+    assert set(_states(layout).values()) == {"up to date"}
+    assert layout.run_record.read_bytes() == record  # nothing ran: the record is untouched
+    # A parameter changes 01's artifact, so its reader re-runs; 03 does not.
+    (layout.params / "p.yaml").write_text("notebooks:\n  01_w:\n    n: 2\n")
+    assert _states(layout) == {"01_w": "executed", "02_r": "executed", "03_x": "up to date"}
+    assert "{'n': 2}" in (layout.executed / "02_r.ipynb").read_text()
+    # --only re-runs the notebook and its readers; --force re-runs all.
+    assert _states(layout, only=["1"]) == {"01_w": "executed", "02_r": "executed"}
+    assert _states(layout, only=["3"]) == {"03_x": "executed"}
+    assert set(_states(layout, force=True).values()) == {"executed"}
+    assert set(_states(layout, "q").values()) == {"executed"}  # notebooks receive the profile's name
+
+
+def test_an_unchanged_upstream_artifact_leaves_its_readers_alone(notebook_factory, tmp_path):
+    import nbformat
+
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    path = notebook_factory.folder / "01_w.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].source += "\n# same result"
+    nbformat.write(nb, path)
+    assert _states(layout) == {"01_w": "executed", "02_r": "up to date", "03_x": "up to date"}
+
+
+def test_a_text_edit_is_copied_in_without_execution(notebook_factory, tmp_path):
+    import nbformat
+
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    path = notebook_factory.folder / "02_r.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source += "\nA new sentence."
+    nb.cells.append(nbformat.v4.new_markdown_cell("A new closing paragraph."))
+    nbformat.write(nb, path)
+    assert _states(layout) == {"01_w": "up to date", "02_r": "refreshed", "03_x": "up to date"}
+    executed = nbformat.read(layout.executed / "02_r.ipynb", as_version=4)
+    assert "A new sentence." in executed.cells[0].source
+    assert executed.cells[-1].source == "A new closing paragraph."
+    outputs = [c for c in executed.cells if c.cell_type == "code" and c.outputs]
+    assert "{'n': 1}" in outputs[-1].outputs[0].text  # the code's output survives
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert set(_states(layout).values()) == {"up to date"}
+
+
+def test_edited_or_deleted_outputs_are_rebuilt(notebook_factory, tmp_path):
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    (layout.artifacts / "01_w" / "n.json").write_text('{"n": 99}')
+    (layout.executed / "03_x.ipynb").unlink()
+    assert _states(layout) == {"01_w": "executed", "02_r": "up to date", "03_x": "executed"}
+
+
+def test_a_failed_run_is_never_marked_up_to_date(notebook_factory, tmp_path):
+    import nbformat
+
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    path = notebook_factory.folder / "03_x.ipynb"
+    original = path.read_bytes()
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('simulated failure')"))
+    nbformat.write(nb, path)
+    for _ in range(2):  # it fails again rather than being skipped as done
+        with pytest.raises(pipeline.PipelineError, match="simulated failure"):
+            _states(layout)
+    path.write_bytes(original)  # the earlier outputs are intact and match the original source
+    assert set(_states(layout).values()) == {"up to date"}
+
+
+def test_an_undeclared_read_fails_and_a_missing_one_is_named(notebook_factory, tmp_path):
+    layout = _chain(notebook_factory, tmp_path)
+    _set_reads(notebook_factory.folder / "02_r.ipynb", [])
+    with pytest.raises(pipeline.PipelineError, match="FileNotFoundError"):
+        _states(layout)  # 02 sees only what it declares, so the cache cannot miss a read
+    _set_reads(notebook_factory.folder / "02_r.ipynb", ["01_w/missing.json"])
+    with pytest.raises(pipeline.PipelineError, match=r"02_r.ipynb reads 01_w/missing.json, which does not exist"):
+        _states(layout)
+    _set_reads(notebook_factory.folder / "02_r.ipynb", ["03_x/n.json"])
+    with pytest.raises(pipeline.PipelineError, match="not an artifact of an earlier notebook"):
+        _states(layout)
