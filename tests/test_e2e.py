@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -122,14 +123,6 @@ def test_pdf_has_pages_and_text(smoke):
     assert "I0000" not in text and "Figure size" not in text
 
 
-def test_same_profile_twice_gives_identical_metrics(smoke):
-    layout, _, _ = smoke
-    path = layout.artifacts / "02_mlp_baseline" / "metrics.json"
-    before = path.read_bytes()
-    pipeline.run("smoke", only=["02"], layout=layout, log=lambda _: None)
-    assert path.read_bytes() == before
-
-
 def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_factory, tmp_path):
     from conftest import RUNNER_CELL
 
@@ -150,3 +143,92 @@ def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_facto
     assert (layout.executed / "02_boom.ipynb").read_bytes() == good  # previous output intact
     assert (layout.failed / "02_boom.ipynb").is_file()
     assert json.loads(layout.run_record.read_text())["notebooks"]["02_boom"]["parameters"] == {"divisor": 1}
+
+
+# Incremental runs. These change the shared smoke outputs, so they come last, in this order.
+
+def _run(layout) -> dict:
+    return pipeline.run("smoke", layout=layout, log=lambda _: None)["this_run"]
+
+
+def _edited(layout, tmp_path, stem, edit):
+    """A layout whose notebooks are copies of the real ones, with ``edit(nb)`` applied to one."""
+    folder = tmp_path / "notebooks"
+    shutil.copytree(layout.notebooks, folder)
+    path = folder / f"{stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    edit(nb)
+    nbformat.write(nb, path)
+    return pipeline.Layout(folder, layout.params, layout.report)
+
+
+def _up_to_date_except(states: dict, changed: dict) -> bool:
+    stems = [p.stem for p in pipeline.discover(pipeline.default_layout().notebooks)]
+    return states == {stem: changed.get(stem, "up to date") for stem in stems}
+
+
+def test_a_second_run_executes_nothing_and_keeps_the_report(smoke):
+    layout, _, _ = smoke
+    record = layout.run_record.read_bytes()
+    assert _up_to_date_except(_run(layout), {})
+    assert layout.run_record.read_bytes() == record
+    paths, built = report.build(layout, pipeline.default_layout().params / "report.yaml")
+    assert not built and all(p.is_file() for p in paths)
+
+
+def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke, tmp_path):
+    import yaml
+
+    layout, _, _ = smoke
+    real = pipeline.default_layout().params / "report.yaml"
+    settings = {**yaml.safe_load(real.read_text()), "subtitle": "Rebuilt from unchanged notebooks"}
+    (tmp_path / "report.yaml").write_text(yaml.safe_dump(settings))
+    _, built = report.build(layout, tmp_path / "report.yaml")
+    assert built
+    text = "".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages[:2])
+    assert "Rebuilt from unchanged notebooks" in text
+    assert _up_to_date_except(_run(layout), {})
+
+
+def test_a_text_edit_refreshes_the_executed_notebook_without_running_it(smoke, tmp_path):
+    layout, _, _ = smoke
+    edited = _edited(layout, tmp_path, "04_regularization",
+                     lambda nb: nb.cells.insert(3, nbformat.v4.new_markdown_cell("A sentence added later.")))
+    executed = layout.executed / "04_regularization.ipynb"
+    outputs = [c.get("outputs") for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
+    assert _up_to_date_except(_run(edited), {"04_regularization": "refreshed"})
+    now = nbformat.read(executed, as_version=4)
+    assert "A sentence added later." in [c.source for c in now.cells]
+    assert [c.get("outputs") for c in now.cells if c.cell_type == "code"] == outputs
+    assert _up_to_date_except(_run(layout), {"04_regularization": "refreshed"})  # and back
+
+
+def test_a_failed_run_re_executes_on_the_next_run(smoke, tmp_path):
+    layout, _, _ = smoke
+    fail = nbformat.v4.new_code_cell("raise RuntimeError('simulated failure')")
+    edited = _edited(layout, tmp_path, "05_cnn", lambda nb: nb.cells.insert(2, fail))
+    entry = json.loads(layout.run_record.read_text())["notebooks"]["05_cnn"]
+    for _ in range(2):  # not marked up to date by the failure: it runs (and fails) again
+        with pytest.raises(pipeline.PipelineError, match="simulated failure"):
+            _run(edited)
+        assert json.loads(layout.run_record.read_text())["notebooks"]["05_cnn"] == entry
+    assert _up_to_date_except(_run(layout), {})  # the earlier outputs are intact
+
+
+def test_a_code_edit_re_executes_and_identical_results_spare_the_readers(smoke, tmp_path):
+    layout, _, _ = smoke
+    metrics = (layout.artifacts / "02_mlp_baseline" / "metrics.json").read_bytes()
+    code = lambda nb: [c for c in nb.cells if c.cell_type == "code"][-1]  # noqa: E731
+    edited = _edited(layout, tmp_path, "02_mlp_baseline", lambda nb: setattr(code(nb), "source", code(nb).source + "\n# x"))
+    # Same seed, same profile: byte-identical metrics and predictions, so 03 and 06 stay.
+    assert _up_to_date_except(_run(edited), {"02_mlp_baseline": "executed"})
+    assert (layout.artifacts / "02_mlp_baseline" / "metrics.json").read_bytes() == metrics
+
+
+def test_changed_results_re_execute_the_notebooks_that_read_them(smoke, tmp_path):
+    layout, _, _ = smoke
+    params = lambda nb: next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))  # noqa: E731
+    edited = _edited(layout, tmp_path, "02_mlp_baseline", lambda nb: setattr(
+        params(nb), "source", params(nb).source.replace("learning_rate: float = 0.001", "learning_rate: float = 0.002")))
+    assert _up_to_date_except(_run(edited), {"02_mlp_baseline": "executed", "03_optimizers_activations": "executed",
+                                             "06_error_analysis": "executed"})
