@@ -11,15 +11,18 @@ from mnist_utils import artifacts, backend
 
 
 def save_keras(model, path: Path, x_check: np.ndarray) -> float:
-    """Save ``model`` as .keras, reload it with ``safe_mode=True`` and compare predictions.
+    """Save ``model`` as .keras (in float32, see ``models.float32_copy``), reload it with
+    ``safe_mode=True`` and compare predictions.
 
     Returns:
         The largest absolute difference between the two models' probabilities on
         ``x_check`` (0 when the round trip is exact).
     """
+    from mnist_utils import models
+
     keras = backend.keras()
 
-    artifacts.save_model(model, path)
+    artifacts.save_model(models.float32_copy(model), path)  # loads and runs on any machine
     reloaded = keras.models.load_model(path, safe_mode=True)
     before = model.predict(x_check, batch_size=1024, verbose=0)
     after = reloaded.predict(x_check, batch_size=1024, verbose=0)
@@ -31,14 +34,17 @@ def to_tflite(model, path: Path, calibration: np.ndarray | None = None) -> int:
 
     int8 post-training quantization stores weights and activations as 8-bit
     integers, with scales measured on the calibration images; input and output
-    stay float32, so callers feed the same [0, 1] images either way.
+    stay float32, so callers feed the same [0, 1] images either way. A model
+    trained under mixed precision is converted from its float32 copy.
 
     Returns:
         The file size in bytes.
     """
+    from mnist_utils import models
+
     tf = backend.tensorflow()
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(models.float32_copy(model))
     if calibration is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([image[None]] for image in calibration.astype(np.float32))

@@ -13,7 +13,7 @@ def build_mlp(hidden: tuple[int, ...] = (128,), activation: str = "relu",
     layers = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="flatten")]
     for i, units in enumerate(hidden, start=1):
         layers.append(keras.layers.Dense(units, activation=activation, name=f"hidden_{i}"))
-    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="output"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="output", dtype="float32"))
     return keras.Sequential(layers, name=name)
 
 
@@ -60,8 +60,27 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     x = dense("bkh,khc->bkc", num_classes, "logits")(x)
-    outputs = keras.layers.Softmax(name="output")(x)
+    outputs = keras.layers.Softmax(name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def float32_copy(model):
+    """``model`` itself if it computes in float32, else a float32 copy with the same weights.
+
+    Models trained under mixed precision (on a GPU, see ``training.set_precision``)
+    are saved and exported through this: TensorFlow Lite has no float16 kernels
+    for most operations, and a CPU runs float16 slowly.
+    """
+    import json
+
+    keras = backend.keras()
+
+    config = json.dumps(keras.saving.serialize_keras_object(model))
+    if '"mixed_float16"' not in config:
+        return model
+    copy = keras.saving.deserialize_keras_object(json.loads(config.replace('"mixed_float16"', '"float32"')))
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def single_branch(model, branch: int, build):
@@ -85,7 +104,8 @@ def single_branch(model, branch: int, build):
         # are laid out branch by branch along their only axis.
         width = target.shape[0]
         target.assign(value[branch:branch + 1] if value.ndim > 1 else value[branch * width:(branch + 1) * width])
-    outputs = keras.layers.Reshape((single.output.shape[-1],), name="probabilities")(single.output)
+    outputs = keras.layers.Reshape((single.output.shape[-1],), name="probabilities",
+                                   dtype="float32")(single.output)
     return keras.Model(single.input, outputs, name=f"{model.name}_branch_{branch}")
 
 
@@ -124,7 +144,7 @@ def build_seed001_cnn(name: str = "seed001_cnn"):
     x = L.Flatten(name="flatten")(x)  # 4 x 4 x 20 = 320
     x = L.Dense(128, activation="relu", name="dense_1")(x)
     x = L.Dense(64, activation="relu", name="dense_2")(x)
-    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -145,7 +165,7 @@ def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
     x = L.Flatten(name="flatten")(x)  # 5 x 5 x 16 = 400
     x = L.Dense(120, activation="relu", name="dense_1")(x)
     x = L.Dropout(dropout, name="dropout_3")(x)
-    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -169,7 +189,7 @@ def build_bn_cnn(dropout: float = 0.5, augment: dict | None = None, bn_momentum:
     x = L.Flatten(name="flatten")(x)  # 5 x 5 x 64 = 1600
     x = L.Dense(128, activation="relu", name="dense_1")(x)
     x = L.Dropout(dropout, name="dropout")(x)
-    outputs = L.Dense(10, activation="softmax", name="output")(x)
+    outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -18,6 +18,22 @@ def set_determinism() -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def set_precision() -> str:
+    """Use mixed float16 on a GPU and float32 on a CPU; returns the Keras policy's name.
+
+    A GPU runs float16 matrix products on its Tensor Cores several times faster; a
+    CPU emulates float16 slowly, and float32 there keeps the recorded results as
+    they are. The models' output layers are float32 under either policy, so the
+    softmax and the losses are computed in full precision.
+    """
+    tf = backend.tensorflow()
+    keras = backend.keras()
+
+    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
 def device_info() -> dict:
     """CPU count, TensorFlow's thread settings and visible GPUs, for the record."""
     tf = backend.tensorflow()

@@ -143,3 +143,31 @@ def test_single_branch_predicts_like_its_branch(tiny_splits, options):
     multi = results[0].model.predict(tiny_splits.x_test, verbose=0)
     alone = models.single_branch(results[0].model, 2, build)
     np.testing.assert_allclose(alone.predict(tiny_splits.x_test, verbose=0), multi[:, 2], atol=1e-6)
+
+
+def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precision(tiny_splits, tmp_path):
+    """On a GPU the study trains in mixed float16; its probabilities must stay float32 there."""
+    from mnist_utils import export
+
+    keras = backend.keras()
+    tf = backend.tensorflow()
+    assert training.set_precision() == ("mixed_float16" if tf.config.list_physical_devices("GPU") else "float32")
+    keras.mixed_precision.set_global_policy("mixed_float16")  # what a GPU gets, emulated here
+    try:
+        builders = [functools.partial(models.build_mlp, hidden=(8,)), models.build_seed001_cnn,
+                    models.build_lenet5, functools.partial(models.build_bn_cnn, augment={}),
+                    lambda: models.single_branch(models.build_mlp_branches(2, hidden=(8,)), 1,
+                                                 functools.partial(models.build_mlp_branches, hidden=(8,)))]
+        for build in builders:
+            model = build()
+            assert model(np.zeros((2, 28, 28), "float32")).dtype == "float32", model.name
+            assert any(layer.compute_dtype == "float16" for layer in model.layers), model.name
+        run = training.train(models.build_lenet5, tiny_splits, seed=0, epochs=1, batch_size=64)
+        assert run.test_probs.dtype == np.float32 and np.allclose(run.test_probs.sum(axis=1), 1, atol=1e-3)
+        export.to_tflite(run.model, tmp_path / "m.tflite")
+        probs = export.tflite_predict(tmp_path / "m.tflite", tiny_splits.x_test[:50], batch_size=50)
+        assert np.mean(probs.argmax(1) == run.test_probs[:50].argmax(1)) > 0.9
+        export.save_keras(run.model, tmp_path / "m.keras", tiny_splits.x_test[:50])
+        assert '"mixed_float16"' not in (tmp_path / "m.keras").read_bytes().decode("latin-1")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
