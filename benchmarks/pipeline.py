@@ -1,10 +1,17 @@
-"""Time the pipeline end to end: smoke and full runs, per notebook and the report build.
+"""Time the pipeline as a user meets it: cold runs, runs with nothing changed, text edits.
 
-Each repetition runs `mnist-study run` and `mnist-study report` as a user would,
-into a temporary report folder (report/ is left alone), with the data cache warm.
+Each sample works on a copy of notebooks/ and a temporary report folder (the
+project's report/ is left alone), with the data cache warm, and runs the CLI
+as `make report` does (`mnist-study run`, then `mnist-study report`):
+
+- cold: a fresh report folder, every notebook executed, HTML and PDF built;
+- no change: the same commands again, which should execute and build nothing;
+- text edit: one sentence added to a markdown cell of notebook 04, then the
+  same commands, which splice the text in and rebuild the report.
+
 Writes every sample and the medians to benchmarks/results/pipeline.json.
 
-    python benchmarks/pipeline.py [--smoke-repeats 3] [--full-repeats 1] [--skip-full]
+    python benchmarks/pipeline.py [--smoke-repeats 3] [--full-repeats 1] [--warm-repeats 3] [--skip-full]
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,10 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
+
 from mnist_utils import artifacts, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "mnist_utils.cli"]
+EDITED = "04_regularization"
 
 
 def timed(args: list[str]) -> float:
@@ -31,17 +42,38 @@ def timed(args: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def sample(profile: str) -> dict:
-    """One cold-process run of the profile plus the report build, in a fresh folder."""
+def build(profile: str, notebooks: Path, report_dir: Path) -> tuple[float, float]:
+    """`mnist-study run` then `mnist-study report`: their seconds."""
+    run_s = timed(["run", "--profile", profile, "--notebooks", str(notebooks), "--report-dir", str(report_dir)])
+    return run_s, timed(["report", "--report-dir", str(report_dir)])
+
+
+def add_sentence(path: Path, n: int) -> None:
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    cell.source += f"\n\nAn edited sentence, number {n}."
+    nbformat.write(nb, path)
+
+
+def sample(profile: str, warm_repeats: int) -> dict:
+    """One cold build, then the warm scenarios ``warm_repeats`` times each, in a fresh folder."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as tmp:
-        report_dir = Path(tmp) / "report"
-        run_s = timed(["run", "--profile", profile, "--report-dir", str(report_dir)])
-        report_s = timed(["report", "--report-dir", str(report_dir)])
+        notebooks, report_dir = Path(tmp) / "notebooks", Path(tmp) / "report"
+        shutil.copytree(ROOT / "notebooks", notebooks)
+        run_s, report_s = build(profile, notebooks, report_dir)
         record = json.loads((report_dir / "artifacts" / "run.json").read_text())
+        unchanged, edited = [], []
+        for i in range(warm_repeats):
+            unchanged.append(round(sum(build(profile, notebooks, report_dir)), 2))
+            add_sentence(notebooks / f"{EDITED}.ipynb", i)
+            edited.append(round(sum(build(profile, notebooks, report_dir)), 2))
+            states = json.loads((report_dir / "artifacts" / "run.json").read_text())["this_run"]
+            assert states[EDITED] == "refreshed", states  # the text edit executed nothing
     return {
         "run_seconds": round(run_s, 2), "report_seconds": round(report_s, 2),
         "total_seconds": round(run_s + report_s, 2),
         "notebook_seconds": {k: v["seconds"] for k, v in record["notebooks"].items()},
+        "no_change_seconds": unchanged, "text_edit_seconds": edited,
     }
 
 
@@ -54,34 +86,40 @@ def medians(samples: list[dict]) -> dict:
         "run_seconds": med([s["run_seconds"] for s in samples]),
         "report_seconds": med([s["report_seconds"] for s in samples]),
         "notebook_seconds": {nb: med([s["notebook_seconds"][nb] for s in samples]) for nb in notebooks},
+        "no_change_seconds": med([x for s in samples for x in s["no_change_seconds"]]),
+        "text_edit_seconds": med([x for s in samples for x in s["text_edit_seconds"]]),
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--smoke-repeats", type=int, default=3)
-    p.add_argument("--full-repeats", type=int, default=1)
+    p.add_argument("--smoke-repeats", type=int, default=3, help="cold smoke builds")
+    p.add_argument("--full-repeats", type=int, default=1, help="cold full builds")
+    p.add_argument("--warm-repeats", type=int, default=3, help="no-change and text-edit rebuilds per cold build")
     p.add_argument("--skip-full", action="store_true")
+    p.add_argument("--skip-smoke", action="store_true")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipeline.json"))
     args = p.parse_args()
 
     timed(["data"])  # warm cache: the benchmark measures the study, not the download
-    # A profile not run this time (--skip-full) keeps its earlier figures, marked with their date.
+    # A profile not run this time keeps its earlier figures, marked with their date.
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
     machine = pipeline.environment_record(ROOT)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    profiles = [("smoke", args.smoke_repeats)] + ([] if args.skip_full else [("full", args.full_repeats)])
+    profiles = ([] if args.skip_smoke else [("smoke", args.smoke_repeats)]) + (
+        [] if args.skip_full else [("full", args.full_repeats)])
     for profile, repeats in profiles:
         samples = []
         for i in range(repeats):
-            samples.append(sample(profile))
-            print(f"{profile} {i + 1}/{repeats}: {samples[-1]['total_seconds']:.1f} s "
-                  f"(run {samples[-1]['run_seconds']:.1f} s, report {samples[-1]['report_seconds']:.1f} s) "
-                  f"{samples[-1]['notebook_seconds']}", flush=True)
+            samples.append(sample(profile, args.warm_repeats))
+            s = samples[-1]
+            print(f"{profile} {i + 1}/{repeats}: cold {s['total_seconds']:.1f} s (run {s['run_seconds']:.1f} s, "
+                  f"report {s['report_seconds']:.1f} s) {s['notebook_seconds']}; no change {s['no_change_seconds']} s; "
+                  f"text edit {s['text_edit_seconds']} s", flush=True)
         results[profile] = {"date": now, "machine": machine, "command": " ".join(sys.argv),
                             "median": medians(samples), "samples": samples}
-    artifacts.save_json(args.out, results)
+        artifacts.save_json(args.out, results)  # after each profile, so a long run keeps what it measured
     print(f"Wrote {args.out}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 
 from mnist_utils import data, pipeline
@@ -18,6 +19,8 @@ def _data(args) -> None:
 
 def _run(args) -> None:
     layout = pipeline.default_layout(args.report_dir)
+    if args.notebooks:
+        layout = pipeline.Layout(pathlib.Path(args.notebooks).resolve(), layout.params, layout.report)
     pipeline.run(args.profile, args.only, layout, force=args.force)
     print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
 
@@ -84,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
                    help="re-run these notebooks (e.g. 02) and those that read their artifacts")
     r.add_argument("--force", action="store_true", help="re-run notebooks even if they are up to date")
     r.add_argument("--report-dir", help="output folder (default: report/ in the project)")
+    r.add_argument("--notebooks", help="folder of NN_*.ipynb notebooks (default: notebooks/ in the project)")
     r.set_defaults(func=_run)
 
     b = sub.add_parser("report", help="build report/mnist_report.html and .pdf")
