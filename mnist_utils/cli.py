@@ -21,7 +21,7 @@ def _run(args) -> None:
     layout = pipeline.default_layout(args.report_dir)
     if args.notebooks:
         layout = pipeline.Layout(pathlib.Path(args.notebooks).resolve(), layout.params, layout.report)
-    pipeline.run(args.profile, args.only, layout, force=args.force)
+    pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs)
     print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
 
 
@@ -86,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", metavar="NN",
                    help="re-run these notebooks (e.g. 02) and those that read their artifacts")
     r.add_argument("--force", action="store_true", help="re-run notebooks even if they are up to date")
+    r.add_argument("--jobs", type=int, metavar="N",
+                   help="notebooks to execute at once (default: the profile's jobs, else 1)")
     r.add_argument("--report-dir", help="output folder (default: report/ in the project)")
     r.add_argument("--notebooks", help="folder of NN_*.ipynb notebooks (default: notebooks/ in the project)")
     r.set_defaults(func=_run)

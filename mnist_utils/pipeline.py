@@ -14,6 +14,7 @@ up to date.
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
 import json
 import os
@@ -99,8 +100,9 @@ def discover(notebooks_dir: Path) -> list[Path]:
     return found
 
 
-def load_profile(params_dir: Path, name: str) -> dict[str, dict]:
-    """Read ``params/<name>.yaml``: ``{"notebooks": {"NN_name": {param: value}}}``."""
+def read_profile(params_dir: Path, name: str) -> dict:
+    """Read ``params/<name>.yaml``: ``notebooks`` (``{"NN_name": {param: value}}``) and
+    ``jobs`` (how many notebooks may run at once; 1 unless the profile says otherwise)."""
     import yaml
 
     path = Path(params_dir) / f"{name}.yaml"
@@ -111,14 +113,22 @@ def load_profile(params_dir: Path, name: str) -> dict[str, dict]:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise PipelineError(f"Profile {path} is not valid YAML: {e}") from e
-    unknown = set(doc) - {"description", "notebooks"}
+    unknown = set(doc) - {"description", "notebooks", "jobs"}
     if unknown:
         raise PipelineError(f"Profile {path}: unknown top-level key(s) {sorted(unknown)}; "
-                            f"expected 'description' and 'notebooks'.")
+                            f"expected 'description', 'jobs' and 'notebooks'.")
     sections = doc.get("notebooks") or {}
     if not isinstance(sections, dict) or not all(isinstance(v, dict) or v is None for v in sections.values()):
         raise PipelineError(f"Profile {path}: 'notebooks' must map notebook names to parameter mappings.")
-    return {str(k): dict(v or {}) for k, v in sections.items()}
+    jobs = doc.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise PipelineError(f"Profile {path}: 'jobs' must be a whole number of at least 1, got {jobs!r}.")
+    return {"notebooks": {str(k): dict(v or {}) for k, v in sections.items()}, "jobs": jobs}
+
+
+def load_profile(params_dir: Path, name: str) -> dict[str, dict]:
+    """The per-notebook parameter sections of ``params/<name>.yaml`` (see :func:`read_profile`)."""
+    return read_profile(params_dir, name)["notebooks"]
 
 
 def declared_parameters(notebook: Path) -> dict[str, dict]:
@@ -356,7 +366,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    stage = layout.report / ".staging"
+    stage = layout.report / ".staging" / notebook.stem  # one per notebook: several may run at once
     staged_nb = stage / "executed" / notebook.name
     staged_artifacts = stage / "artifacts" / notebook.stem
     staged_reads = stage / "reads"
@@ -383,6 +393,8 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
         if staged_nb.exists():
             os.replace(staged_nb, kept)
         shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            stage.parent.rmdir()
         raise PipelineError(
             f"{notebook.name} failed in cell {e.cell_index} (execution count {e.exec_count}): "
             f"{e.ename}: {e.evalue}\n"
@@ -396,6 +408,8 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     _promote(staged_artifacts, layout.artifacts / notebook.stem)
     _promote(staged_nb, layout.executed / notebook.name)
     shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):  # left in place while another notebook still runs
+        stage.parent.rmdir()
     stale = layout.failed / notebook.name
     if stale.exists():
         stale.unlink()
@@ -456,18 +470,24 @@ def why_run(inputs: dict, previous: dict, outputs: str, forced: str | None) -> s
 
 
 def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
-        log=None, force: bool = False) -> dict:
+        log=None, force: bool = False, jobs: int | None = None) -> dict:
     """Validate the profile, fetch the data, then bring the notebooks up to date in order.
 
     Args:
         only: notebook numbers or names to re-run, with every notebook that reads
             their artifacts; the others are left as they are.
         force: re-run every notebook (or every one ``only`` selects) even if up to date.
+        jobs: how many notebooks may execute at once (default: the profile's ``jobs``,
+            else 1). A notebook starts only after those whose artifacts it reads.
+            More than one makes the timings the notebooks report include waiting
+            for the CPU, so the full profile runs one at a time.
 
     Returns:
         The run record also written to ``report/artifacts/run.json``; its ``this_run``
         maps each notebook considered to ``executed``, ``refreshed`` or ``up to date``.
     """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     import nbformat
 
     from mnist_utils import data
@@ -475,7 +495,9 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
     log = log or _say
     layout = layout or default_layout()
     notebooks = discover(layout.notebooks)
-    resolved = resolve_parameters(notebooks, load_profile(layout.params, profile))
+    settings = read_profile(layout.params, profile)
+    resolved = resolve_parameters(notebooks, settings["notebooks"])
+    jobs = jobs or settings["jobs"]
     reads = declared_reads(notebooks)
     chosen = with_dependents(notebooks, reads, select(notebooks, only)) if only else notebooks
     forced = "--only" if only else "--force" if force else None
@@ -490,39 +512,75 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
     record = _previous_record(layout.run_record)
     record.setdefault("notebooks", {})
     record["this_run"] = {}
+    shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # left by a killed run
     total = time.perf_counter()
-    for nb in chosen:
-        stem = nb.stem
-        inputs = cache.notebook_inputs(nbformat.read(nb, as_version=4), resolved[stem], profile, shared,
+    waiting = {nb.stem for nb in chosen}
+
+    def settle(nb: Path):
+        """Skip or refresh ``nb`` if it needs no execution; else return why it must run."""
+        inputs = cache.notebook_inputs(nbformat.read(nb, as_version=4), resolved[nb.stem], profile, shared,
                                        layout.artifacts)
-        previous = record["notebooks"].get(stem, {})
-        reason = why_run(inputs, previous, outputs_digest(layout, stem), forced)
+        reason = why_run(inputs, record["notebooks"].get(nb.stem, {}), outputs_digest(layout, nb.stem), forced)
         if reason is None:
-            log(f"{stem}: up to date, skipped")
-            record["this_run"][stem] = "up to date"
-            continue
-        if reason == "text" and refresh_text(nb, layout.executed / nb.name):
-            log(f"{stem}: only its text changed; copied it into the executed notebook without running it")
-            record["notebooks"][stem].update(inputs=inputs, outputs=outputs_digest(layout, stem))
-            record["this_run"][stem] = "refreshed"
+            log(f"{nb.stem}: up to date, skipped")
+            record["this_run"][nb.stem] = "up to date"
+        elif reason == "text" and refresh_text(nb, layout.executed / nb.name):
+            log(f"{nb.stem}: only its text changed; copied it into the executed notebook without running it")
+            record["notebooks"][nb.stem].update(inputs=inputs, outputs=outputs_digest(layout, nb.stem))
+            record["this_run"][nb.stem] = "refreshed"
             artifacts.save_json(layout.run_record, record)
-            continue
-        if reason == "text":
-            reason = "its text changed and its executed copy no longer matches its code"
-        log(f"{stem}: runs ({reason}) ...")
-        seconds = execute(nb, resolved[stem], layout, profile, reads[stem])
-        log(f"{stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
+        else:
+            if reason == "text":
+                reason = "its text changed and its executed copy no longer matches its code"
+            log(f"{nb.stem}: runs ({reason}) ...")
+            return inputs
+        waiting.discard(nb.stem)
+        return None
+
+    def finish(nb: Path, inputs: dict, seconds: float) -> None:
+        log(f"{nb.stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
         # The machine and data of the latest execution; earlier notebooks' runs shared them
         # unless the environment digest changed, which would have re-run them too.
         record.update({"environment": env, "data": {"source": mnist.source, "checksums": mnist.checksums,
                                                      "cache_dir": str(data.cache_dir())}})
-        record["notebooks"][stem] = {
-            "profile": profile, "parameters": resolved[stem], "seconds": round(seconds, 2),
+        record["notebooks"][nb.stem] = {
+            "profile": profile, "parameters": resolved[nb.stem], "seconds": round(seconds, 2), "jobs": jobs,
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "inputs": inputs, "outputs": outputs_digest(layout, stem),
+            "inputs": inputs, "outputs": outputs_digest(layout, nb.stem),
         }
-        record["this_run"][stem] = "executed"
+        record["this_run"][nb.stem] = "executed"
         artifacts.save_json(layout.run_record, record)
+        waiting.discard(nb.stem)
+
+    pending, running, failure = list(chosen), {}, None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            for nb in list(pending):  # in order: with one job this is the plain sequence
+                if failure or len(running) >= jobs:
+                    break
+                if any(rel.split("/")[0] in waiting for rel in reads[nb.stem]):
+                    continue  # an upstream notebook is still to run
+                pending.remove(nb)
+                inputs = settle(nb)
+                if inputs is None:
+                    continue
+                if jobs == 1:  # in this thread, so Ctrl-C interrupts it directly
+                    finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem]))
+                else:
+                    running[pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem])] = (nb, inputs)
+            if not running:
+                if failure:
+                    break
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                nb, inputs = running.pop(future)
+                try:
+                    finish(nb, inputs, future.result())
+                except PipelineError as e:  # let the others finish, start nothing new, then report it
+                    failure = failure or e
+    if failure:
+        raise failure
     states = list(record["this_run"].values())
     log(", ".join(f"{states.count(s)} {s}" for s in ("executed", "refreshed", "up to date"))
         + f" ({time.perf_counter() - total:.1f} s)")

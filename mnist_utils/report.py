@@ -139,6 +139,7 @@ def appendix(record: dict, executed: list[Path]) -> str:
     shown = [p.stem for p in executed]
     profiles = sorted({runs[n]["profile"] for n in shown if n in runs})
     commit = env.get("git_commit") or "unknown (not a git checkout)"
+    jobs = max((runs[n].get("jobs", 1) for n in shown if n in runs), default=1)
     dirty = {True: "yes: uncommitted changes were present", False: "no",
              None: "unknown"}[env.get("git_dirty")]
     parts = [
@@ -166,6 +167,8 @@ def appendix(record: dict, executed: list[Path]) -> str:
             for n in shown if n in runs for k, v in runs[n]["parameters"].items()
         ]),
         "## Run times",
+        *([f"Up to {jobs} notebooks ran at once, so these times include waiting for the CPU."]
+          if jobs > 1 else []),
         _md_table(["notebook", "profile", "wall time (s)", "finished (UTC)"], [
             [f"`{n}`", runs[n]["profile"], f"{runs[n]['seconds']:.1f}",
              runs[n]["finished"].replace("+00:00", "").replace("T", " ")]
@@ -288,9 +291,38 @@ def build_html(nb, include_code: bool) -> str:
     return body
 
 
+def _converging_pdf_exporter():
+    """nbconvert's PDF exporter, running xelatex only until its cross-reference files settle."""
+    from nbconvert import PDFExporter
+    from nbconvert.exporters.pdf import LatexFailed
+
+    class ConvergingPDFExporter(PDFExporter):
+        """Reruns xelatex, as latexmk does, only while the .aux and .toc files it writes
+        still change (at most ``latex_count`` times): usually twice instead of three times."""
+
+        def run_latex(self, filename, raise_on_failure=LatexFailed):
+            def log_error(command, out):
+                self.log.critical("%s failed: %s\n%s", command[0], command, out)
+
+            def state():
+                return [Path(filename).with_suffix(s).read_bytes() if Path(filename).with_suffix(s).is_file()
+                        else None for s in (".aux", ".toc")]
+
+            previous = None
+            for _ in range(self.latex_count):
+                if not self.run_command(self.latex_command, filename, 1, log_error, raise_on_failure):
+                    return False
+                current = state()
+                if current == previous:
+                    break
+                previous = current
+            return True
+
+    return ConvergingPDFExporter
+
+
 def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
     """The report as PDF, through nbconvert's LaTeX exporter and xelatex."""
-    from nbconvert import PDFExporter
     from nbconvert.exporters.pdf import LatexFailed
 
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
@@ -299,7 +331,7 @@ def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
             f"The PDF needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
             f"installed. `make report` installs them; by hand (Debian/Ubuntu): apt-get install "
             f"texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc")
-    exporter = _exporter(PDFExporter, "mnist_latex", include_code, "html-only")
+    exporter = _exporter(_converging_pdf_exporter(), "mnist_latex", include_code, "html-only")
     try:
         pdf, _ = exporter.from_notebook_node(nb)
     except LatexFailed as e:
@@ -358,7 +390,7 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
     nb = merge(executed, settings, record)
     page = build_html(nb, settings["include_code"])
-    pdf = build_pdf(merge(executed, settings, record), settings["include_code"], layout.failed)
+    pdf = build_pdf(nb, settings["include_code"], layout.failed)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp
     artifacts.write_text(html_path, page)
     with artifacts.atomic_path(pdf_path) as tmp:

@@ -1,5 +1,7 @@
 """Notebook discovery and the profile checks that run before any notebook executes."""
 
+import json
+
 import pytest
 
 from conftest import RUNNER_CELL
@@ -220,3 +222,41 @@ def test_an_undeclared_read_fails_and_a_missing_one_is_named(notebook_factory, t
     _set_reads(notebook_factory.folder / "02_r.ipynb", ["03_x/n.json"])
     with pytest.raises(pipeline.PipelineError, match="not an artifact of an earlier notebook"):
         _states(layout)
+
+
+def test_two_jobs_respect_what_each_notebook_reads(notebook_factory, tmp_path):
+    import datetime as dt
+
+    layout = _chain(notebook_factory, tmp_path)
+    notebook_factory("04_slow.ipynb", body=["import time\ntime.sleep(2)"])
+    record = pipeline.run("p", layout=layout, log=lambda _: None, jobs=2)
+    assert set(record["this_run"].values()) == {"executed"}
+    assert all(record["notebooks"][s]["jobs"] == 2 for s in record["this_run"])
+    runs = record["notebooks"]
+    # 02 reads 01's artifact, so it cannot have started before 01 finished.
+    started_02 = dt.datetime.fromisoformat(runs["02_r"]["finished"]) - dt.timedelta(seconds=runs["02_r"]["seconds"])
+    assert started_02 >= dt.datetime.fromisoformat(runs["01_w"]["finished"]) - dt.timedelta(seconds=1)
+    assert "{'n': 1}" in (layout.executed / "02_r.ipynb").read_text()
+    assert not (layout.report / ".staging").exists()
+
+
+def test_a_failure_among_parallel_notebooks_keeps_the_others(notebook_factory, tmp_path):
+    layout = _chain(notebook_factory, tmp_path)
+    notebook_factory("04_boom.ipynb", body=["import time\ntime.sleep(1)\nraise RuntimeError('simulated failure')"])
+    with pytest.raises(pipeline.PipelineError, match="04_boom.ipynb failed"):
+        pipeline.run("p", layout=layout, log=lambda _: None, jobs=2)
+    record = json.loads(layout.run_record.read_text())
+    assert set(record["notebooks"]) == {"01_w", "02_r", "03_x"}  # the others finished and count as done
+    assert (layout.failed / "04_boom.ipynb").is_file() and not (layout.report / ".staging").exists()
+    said = []
+    with pytest.raises(pipeline.PipelineError, match="04_boom.ipynb failed"):
+        pipeline.run("p", layout=layout, log=said.append, jobs=2)  # only the failed one runs again
+    assert [m for m in said if "up to date" in m] == [f"{s}: up to date, skipped" for s in ("01_w", "02_r", "03_x")]
+
+
+def test_profile_jobs_are_checked(tmp_path):
+    (tmp_path / "a.yaml").write_text("jobs: 2\nnotebooks: {}\n")
+    (tmp_path / "b.yaml").write_text("jobs: 0\nnotebooks: {}\n")
+    assert pipeline.read_profile(tmp_path, "a") == {"notebooks": {}, "jobs": 2}
+    with pytest.raises(pipeline.PipelineError, match="'jobs' must be a whole number"):
+        pipeline.read_profile(tmp_path, "b")
