@@ -28,11 +28,19 @@ SETTINGS = {  # key -> (type, default)
     "title": (str, "Handwritten Digit Recognition on MNIST"),
     "subtitle": (str, ""),
     "author": (str, ""),
+    "student_id": (str, ""),
+    "major_class": (str, ""),
     "institution": (str, ""),
     "course": (str, ""),
     "date": (str, ""),
+    "language": (str, "en"),
     "include_code": (bool, False),
 }
+# Languages the report can be written in; zh (a Chinese edition) is planned, not built yet.
+LANGUAGES = ("en",)
+# The cover page's rows, as a course paper lists them: setting -> label.
+COVER_FIELDS = {"author": "Name", "student_id": "Student ID", "major_class": "Major and class",
+                "course": "Course", "institution": "Institution", "date": "Date"}
 MATHJAX_PACKAGE = "mathjax@3.2.2"
 MATHJAX_FILE = "es5/tex-svg.js"
 MATHJAX_SHA256 = "d4295dc33744836935c1399feece5159577b34c5c8ffb9f1c6324cd82e03a882"
@@ -67,11 +75,22 @@ def load_settings(path: Path) -> dict:
     for key, (kind, default) in SETTINGS.items():
         value = raw.get(key, default)
         value = default if value is None else value
+        if kind is str and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # an unquoted student ID or class number reads as an integer
         if not isinstance(value, kind):
             raise ReportError(f"Report settings {path}: {key!r} must be {kind.__name__}, got {value!r}.")
         settings[key] = value
+    if settings["language"] not in LANGUAGES:
+        planned = " The Chinese edition (zh) is not available yet." if settings["language"] == "zh" else ""
+        raise ReportError(f"Report settings {path}: 'language' must be one of {', '.join(LANGUAGES)}, "
+                          f"got {settings['language']!r}.{planned}")
     settings["date"] = settings["date"] or dt.date.today().isoformat()
     return settings
+
+
+def cover_fields(settings: dict) -> list[tuple[str, str]]:
+    """The cover page's (label, value) rows for the settings that are filled in."""
+    return [(label, settings[key]) for key, label in COVER_FIELDS.items() if settings[key]]
 
 
 def clean_text(text: str) -> str:
@@ -102,10 +121,11 @@ def _anchor(text: str) -> str:
 
 
 def _title_html(s: dict) -> str:
-    lines = [html.escape(x) for x in (s["author"], s["institution"], s["course"]) if x]
+    rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+                   for label, value in cover_fields(s))
     sub = f'<div class="subtitle">{html.escape(s["subtitle"])}</div>' if s["subtitle"] else ""
     return (f'<div class="report-title"><h1>{html.escape(s["title"])}</h1>{sub}'
-            f'<div class="meta">{"<br>".join(lines)}<br>{html.escape(s["date"])}</div></div>')
+            f'<table class="cover">{rows}</table></div>')
 
 
 def _toc_html(found: list[tuple[int, str]]) -> str:
@@ -202,12 +222,11 @@ def merge(executed: list[Path], settings: dict, record: dict):
     body.append(new_markdown_cell(appendix(record, executed), id="appendix"))
     front = [new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
              new_markdown_cell(_toc_html(headings(body)), id="toc", metadata={"tags": ["html-only"]})]
-    lines = [x for x in (settings["author"], settings["institution"], settings["course"]) if x]
     meta = {
         "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
         "language_info": {"name": "python"},
         "title": settings["title"],
-        "mnist_report": {**settings, "lines": lines},
+        "mnist_report": {**settings, "cover": cover_fields(settings)},
     }
     if settings["author"]:
         meta["authors"] = [{"name": settings["author"]}]

@@ -181,12 +181,16 @@ def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke,
 
     layout, _, _ = smoke
     real = pipeline.default_layout().params / "report.yaml"
-    settings = {**yaml.safe_load(real.read_text()), "subtitle": "Rebuilt from unchanged notebooks"}
+    settings = {**yaml.safe_load(real.read_text()), "subtitle": "Rebuilt from unchanged notebooks",
+                "author": "Li Hua", "student_id": 2023123456, "major_class": "Computer Science 2"}
     (tmp_path / "report.yaml").write_text(yaml.safe_dump(settings))
     _, built = report.build(layout, tmp_path / "report.yaml")
     assert built
-    text = "".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages[:2])
-    assert "Rebuilt from unchanged notebooks" in text
+    text = PdfReader(layout.report / "mnist_report.pdf").pages[0].extract_text()  # the cover
+    for expected in ("Rebuilt from unchanged notebooks", "Student ID", "2023123456", "Major and class",
+                     "Computer Science 2", "Li Hua"):
+        assert expected in text
+    assert "<th>Student ID</th><td>2023123456</td>" in (layout.report / "mnist_report.html").read_text()
     assert _up_to_date_except(_run(layout), {})
 
 

@@ -58,3 +58,24 @@ def test_appendix_lists_checksums_parameters_and_times(tmp_path):
     for expected in ("abc123", "uncommitted changes were present", "3.15.1", "27ae", "`epochs`",
                      "12.3", "Test CPU", "`smoke`"):
         assert expected in text
+
+
+def test_settings_language_is_checked(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("language: fr\n")
+    with pytest.raises(report.ReportError, match="'language' must be one of en, got 'fr'"):
+        report.load_settings(path)
+    path.write_text("language: zh\n")
+    with pytest.raises(report.ReportError, match="Chinese edition"):
+        report.load_settings(path)
+
+
+def test_cover_lists_the_filled_in_fields_in_course_paper_order(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("author: Li Hua\nstudent_id: 2023123456\nmajor_class: CS 2\ndate: 2026-12-01\n")
+    settings = report.load_settings(path)
+    assert settings["student_id"] == "2023123456"  # unquoted digits are read as text
+    assert report.cover_fields(settings) == [("Name", "Li Hua"), ("Student ID", "2023123456"),
+                                             ("Major and class", "CS 2"), ("Date", "2026-12-01")]
+    title = report._title_html(settings)
+    assert "<th>Student ID</th><td>2023123456</td>" in title and "Course" not in title
