@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from mnist_utils import artifacts, cache, data
+from mnist_utils import artifacts, cache, data, summary
 from mnist_utils.pipeline import Layout, PipelineError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -206,8 +206,9 @@ def appendix(record: dict, executed: list[Path]) -> str:
     return "\n\n".join(parts)
 
 
-def merge(executed: list[Path], settings: dict, record: dict):
-    """One notebook: title, contents, every executed notebook in order, the appendix."""
+def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | None = None):
+    """One notebook: cover, abstract, contents, every executed notebook in order, conclusions,
+    references and the appendix. ``metrics``: each notebook's metrics.json (``summary.load``)."""
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
 
@@ -219,14 +220,20 @@ def merge(executed: list[Path], settings: dict, record: dict):
                 continue
             cell["id"] = f"{path.stem[:2]}-{i:03d}"
             body.append(cell)
+    metrics = metrics or {}
+    body.append(new_markdown_cell(summary.conclusions(metrics, record), id="conclusions"))
+    body.append(new_markdown_cell(summary.references(), id="references"))
     body.append(new_markdown_cell(appendix(record, executed), id="appendix"))
+    abstract = summary.abstract(metrics, record)
+    # The PDF sets the cover, abstract and contents in its title block (templates/mnist_latex).
     front = [new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
+             new_markdown_cell(abstract, id="abstract", metadata={"tags": ["html-only"]}),
              new_markdown_cell(_toc_html(headings(body)), id="toc", metadata={"tags": ["html-only"]})]
     meta = {
         "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
         "language_info": {"name": "python"},
         "title": settings["title"],
-        "mnist_report": {**settings, "cover": cover_fields(settings)},
+        "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract},
     }
     if settings["author"]:
         meta["authors"] = [{"name": settings["author"]}]
@@ -371,6 +378,7 @@ def build_inputs(layout: Layout, settings: dict, executed: list[Path]) -> dict[s
         "settings": cache.digest(settings),
         "notebooks": cache.digest({p.name: cache.file_digest(p) for p in executed}),
         "run_record": cache.file_digest(layout.run_record) if layout.run_record.is_file() else "",
+        "metrics": cache.digest(summary.load(layout.artifacts)),
         "builder": cache.digest([cache.file_digest(Path(__file__)),
                                  cache.modules_digest(Path(__file__).read_text(encoding="utf-8"))]),
         "templates": cache.tree_digest(TEMPLATES),
@@ -407,7 +415,7 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         if previous == {**built, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}:
             return [html_path, pdf_path], False
     record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
-    nb = merge(executed, settings, record)
+    nb = merge(executed, settings, record, summary.load(layout.artifacts))
     page = build_html(nb, settings["include_code"])
     pdf = build_pdf(nb, settings["include_code"], layout.failed)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp

@@ -118,8 +118,12 @@ def test_pdf_has_pages_and_text(smoke):
     for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
                      "Optimizers and activations", "Regularization and capacity", "Convolutional networks",
                      "Error analysis and robustness",
-                     "Appendix: reproducibility", "Table 1"):
+                     "Appendix: reproducibility", "Table 1", "Abstract.", "Keywords:",
+                     "Conclusions and outlook", "References", "LeCun"):
         assert expected in text
+    # The abstract's numbers are the run's: the baseline's mean test accuracy, as metrics.json has it.
+    baseline = json.loads((layout.artifacts / "02_mlp_baseline" / "metrics.json").read_text())
+    assert f"{100 * baseline['test_accuracy']['mean']:.2f} %" in reader.pages[1].extract_text()
     assert "I0000" not in text and "Figure size" not in text
 
 
