@@ -2,16 +2,23 @@
 
 A pandas DataFrame shows as monospaced text in nbconvert's PDF, so tables are
 published with an HTML and a LaTeX representation side by side, and each
-exporter picks its own.
+exporter picks its own. Captioned figures and tables carry ``mnist_report``
+output metadata (kind, label, caption); the report builder numbers them in
+document order and replaces ``[@fig:label]`` / ``[@tab:label]`` in the prose
+with "Figure N" / "Table N".
 """
 
 from __future__ import annotations
 
 
-def table(df, caption: str | None = None, index: bool = False, float_format: str = "{:.4g}"):
-    """Display a DataFrame as a captioned table in HTML and LaTeX."""
+def table(df, caption: str | None = None, index: bool = False, float_format: str = "{:.4g}",
+          label: str | None = None):
+    """Display a DataFrame as a captioned table in HTML and LaTeX; ``label`` lets prose cite it
+    as ``[@tab:label]`` (a caption is then required)."""
     from IPython.display import display
 
+    if label and not caption:
+        raise ValueError(f"table {label!r}: a labelled table needs a caption")
     def styled(escape):
         styler = df.style.format(escape=escape).format(
             float_format, subset=df.select_dtypes("float").columns, escape=escape)
@@ -30,7 +37,30 @@ def table(df, caption: str | None = None, index: bool = False, float_format: str
     else:
         latex = f"\\begin{{center}}\\small\n{latex}\\end{{center}}"
     display({"text/html": html, "text/latex": latex, "text/plain": df.to_string(index=index)},
-            raw=True)
+            raw=True, metadata=_numbered("table", caption, label))
+
+
+def figure(fig, caption: str, label: str | None = None, dpi: int = 150) -> None:
+    """Display a matplotlib figure with a caption, numbered in the report; ``label`` lets
+    prose cite it as ``[@fig:label]``. Closes the figure, so it is not shown twice."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    display({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii")}, raw=True,
+            metadata=_numbered("figure", caption, label))
+    # The caption again for readers of the notebook itself; the report shows its own.
+    display(Markdown(f"*{caption}*"), metadata={"mnist_report": {"caption_of": label or caption}})
+
+
+def _numbered(kind: str, caption: str | None, label: str | None) -> dict:
+    """Output metadata the report builder numbers (only captioned items get a number)."""
+    return {"mnist_report": {"kind": kind, "caption": caption, "label": label}} if caption else {}
 
 
 def md(text: str) -> None:

@@ -46,6 +46,8 @@ MATHJAX_FILE = "es5/tex-svg.js"
 MATHJAX_SHA256 = "d4295dc33744836935c1399feece5159577b34c5c8ffb9f1c6324cd82e03a882"
 # Cells the report never shows: papermill's parameter cells (the appendix lists the values).
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
+# A cross-reference in prose: [@fig:label] or [@tab:label] (pandoc-crossref's spelling).
+REFERENCE = re.compile(r"\[@(fig|tab):([A-Za-z0-9_.-]+)\]")
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -206,6 +208,61 @@ def appendix(record: dict, executed: list[Path]) -> str:
     return "\n\n".join(parts)
 
 
+def number_figures_and_tables(cells) -> dict[str, str]:
+    """Number the captioned figures and tables in document order and resolve the prose's
+    ``[@fig:label]`` / ``[@tab:label]`` to "Figure N" / "Table N", in place.
+
+    LaTeX numbers the same captions in the same order, so the PDF's numbers agree;
+    the HTML gets the number written into its caption here. Drops the captions
+    repeated for notebook readers (the report shows its own).
+
+    Returns:
+        label -> "Figure N" / "Table N".
+
+    Raises:
+        ReportError: a label used twice, or a reference to no label.
+    """
+    counts, names, problems = {"figure": 0, "table": 0}, {}, []
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = [o for o in cell.get("outputs", [])
+                        if "caption_of" not in o.get("metadata", {}).get("mnist_report", {})]
+        for out in cell.outputs:
+            meta = out.get("metadata", {}).get("mnist_report", {})
+            if meta.get("kind") not in counts:
+                continue
+            counts[meta["kind"]] += 1
+            meta["number"] = number = counts[meta["kind"]]
+            if meta["kind"] == "table":
+                out.data["text/html"] = out.data["text/html"].replace(
+                    "<figcaption><b>", f"<figcaption><b>Table {number}. ", 1)
+            label = meta.get("label")
+            if label:
+                key = f"{'fig' if meta['kind'] == 'figure' else 'tab'}:{label}"
+                if key in names:
+                    problems.append(f"label {key!r} is used twice")
+                names[key] = f"{meta['kind'].capitalize()} {number}"
+
+    def resolve(text: str) -> str:
+        def one(m):
+            key = f"{m.group(1)}:{m.group(2)}"
+            if key not in names:
+                problems.append(f"[@{key}] refers to no captioned {'figure' if m.group(1) == 'fig' else 'table'}")
+            return names.get(key, m.group(0))
+        return REFERENCE.sub(one, text)
+
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = resolve(cell.source)
+        for out in cell.get("outputs", []):
+            if "text/markdown" in out.get("data", {}):
+                out.data["text/markdown"] = resolve(out.data["text/markdown"])
+    if problems:
+        raise ReportError("Figure and table references do not resolve:\n  - " + "\n  - ".join(sorted(set(problems))))
+    return names
+
+
 def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | None = None):
     """One notebook: cover, abstract, contents, every executed notebook in order, conclusions,
     references and the appendix. ``metrics``: each notebook's metrics.json (``summary.load``)."""
@@ -220,6 +277,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
                 continue
             cell["id"] = f"{path.stem[:2]}-{i:03d}"
             body.append(cell)
+    number_figures_and_tables(body)
     metrics = metrics or {}
     body.append(new_markdown_cell(summary.conclusions(metrics, record), id="conclusions"))
     body.append(new_markdown_cell(summary.references(), id="references"))

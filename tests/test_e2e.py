@@ -127,6 +127,19 @@ def test_pdf_has_pages_and_text(smoke):
     assert "I0000" not in text and "Figure size" not in text
 
 
+def test_figures_and_tables_are_numbered_and_cross_references_resolve(smoke):
+    layout, _, _ = smoke
+    text = "\n".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages)
+    html = (layout.report / "mnist_report.html").read_text()
+    for kind, least in (("Figure", 20), ("Table", 10)):
+        in_pdf = sorted({int(n) for n in re.findall(rf"{kind} (\d+):", text)})
+        assert in_pdf == list(range(1, len(in_pdf) + 1)) and len(in_pdf) >= least, (kind, in_pdf)
+        assert [int(n) for n in re.findall(rf"<b>{kind} (\d+)\.", html)] == in_pdf  # the same numbers, in order
+    assert "[@" not in text and "[@" not in html
+    # 01's third figure is its class means; the prose cites it by number.
+    assert "The mean image of each class (Figure 3)" in html
+
+
 def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_factory, tmp_path):
     from conftest import RUNNER_CELL
 

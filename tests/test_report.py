@@ -79,3 +79,42 @@ def test_cover_lists_the_filled_in_fields_in_course_paper_order(tmp_path):
                                              ("Major and class", "CS 2"), ("Date", "2026-12-01")]
     title = report._title_html(settings)
     assert "<th>Student ID</th><td>2023123456</td>" in title and "Course" not in title
+
+
+def _output(kind, caption, label=None):
+    from nbformat.v4 import new_output
+
+    data = {"image/png": "iVBORw0KGgo="} if kind == "figure" else {
+        "text/html": f"<figure><figcaption><b>{caption}</b></figcaption><table></table></figure>",
+        "text/latex": "\\begin{table}\\caption{x}\\end{table}"}
+    return new_output("display_data", data=data,
+                      metadata={"mnist_report": {"kind": kind, "caption": caption, "label": label}})
+
+
+def test_figures_and_tables_are_numbered_in_order_and_references_resolve():
+    from nbformat.v4 import new_code_cell, new_output
+
+    cells = [new_markdown_cell("As [@fig:a] and [@tab:t] show, and [@fig:b] confirms."),
+             new_code_cell(outputs=[_output("figure", "First", "a"), _output("table", "A table", "t")]),
+             new_code_cell(outputs=[
+                 _output("figure", "Second", "b"),
+                 new_output("display_data", data={"text/markdown": "*Second*"},
+                            metadata={"mnist_report": {"caption_of": "b"}}),
+                 new_output("display_data", data={"text/markdown": "computed: see [@tab:t]"}),
+                 new_output("display_data", data={"image/png": "iVBORw0KGgo="})])]  # uncaptioned: no number
+    names = report.number_figures_and_tables(cells)
+    assert names == {"fig:a": "Figure 1", "tab:t": "Table 1", "fig:b": "Figure 2"}
+    assert cells[0].source == "As Figure 1 and Table 1 show, and Figure 2 confirms."
+    assert [o.metadata.get("mnist_report", {}).get("number") for o in cells[2].outputs] == [2, None, None]
+    assert cells[2].outputs[1].data["text/markdown"] == "computed: see Table 1"  # and the repeated caption is gone
+    assert "<b>Table 1. A table</b>" in cells[1].outputs[1].data["text/html"]
+
+
+def test_unresolved_and_duplicate_references_are_errors():
+    from nbformat.v4 import new_code_cell
+
+    cells = [new_markdown_cell("See [@fig:nope]."),
+             new_code_cell(outputs=[_output("figure", "One", "a"), _output("figure", "Two", "a")])]
+    with pytest.raises(report.ReportError) as err:
+        report.number_figures_and_tables(cells)
+    assert "[@fig:nope] refers to no captioned figure" in str(err.value) and "'fig:a' is used twice" in str(err.value)
