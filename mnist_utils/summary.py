@@ -133,8 +133,10 @@ def conclusions(metrics: dict[str, dict], record: dict) -> str:
     said = findings(metrics, record)
     titles = {"02": "Baseline", "03": "Optimizers and activations", "04": "Regularization",
               "05": "Convolutional networks", "06": "Errors, calibration and robustness"}
-    lines = ["# Conclusions and outlook", "What this run found, notebook by notebook:"]
-    lines += [f"- **{titles[k]}.** {v}" for k, v in said.items()]
+    lines = ["# Conclusions and outlook"]
+    if said:
+        lines.append("What this run found, notebook by notebook:")
+        lines += ["\n".join(f"- **{titles[k]}.** {v}" for k, v in said.items())]
     errors = metrics.get("06_error_analysis")
     if errors is not None:
         gap = 100 * (errors["test_accuracy"]["CNN"] - errors["test_accuracy"]["MLP"])
