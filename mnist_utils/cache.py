@@ -40,11 +40,9 @@ def digest(value) -> str:
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from mnist_utils import data
+
+    return data.file_digest(path, "sha256")
 
 
 def content_digest(path: Path) -> str:

@@ -464,13 +464,16 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         raise ReportError(f"No executed notebooks in {layout.executed}. Run `mnist-study run` first.")
     html_path, pdf_path = layout.report / "mnist_report.html", layout.report / "mnist_report.pdf"
     inputs, stamp = build_inputs(layout, settings, executed), layout.report / BUILD_RECORD
-    built = {"inputs": inputs, "html": None, "pdf": None}
+
+    def current() -> dict:  # what was built from what, to compare with the stamp
+        return {"inputs": inputs, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}
+
     if not force and html_path.is_file() and pdf_path.is_file():
         try:
             previous = json.loads(stamp.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             previous = {}
-        if previous == {**built, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}:
+        if previous == current():
             return [html_path, pdf_path], False
     record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
     nb = merge(executed, settings, record, summary.load(layout.artifacts))
@@ -480,5 +483,5 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     artifacts.write_text(html_path, page)
     with artifacts.atomic_path(pdf_path) as tmp:
         tmp.write_bytes(pdf)
-    artifacts.save_json(stamp, {**built, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)})
+    artifacts.save_json(stamp, current())
     return [html_path, pdf_path], True
