@@ -260,3 +260,14 @@ def test_profile_jobs_are_checked(tmp_path):
     assert pipeline.read_profile(tmp_path, "a") == {"notebooks": {}, "jobs": 2}
     with pytest.raises(pipeline.PipelineError, match="'jobs' must be a whole number"):
         pipeline.read_profile(tmp_path, "b")
+
+
+def test_one_job_runs_in_order_and_more_jobs_start_what_others_read_first(notebook_factory, tmp_path):
+    layout = _chain(notebook_factory, tmp_path)
+    said = []
+    pipeline.run("p", layout=layout, log=said.append, force=True)
+    assert [m.split(":")[0] for m in said if m.endswith("...")] == ["01_w", "02_r", "03_x"]
+    said.clear()
+    notebook_factory("00_a.ipynb")  # read by no one: with two jobs, 01 (read by 02) starts first
+    pipeline.run("p", layout=layout, log=said.append, force=True, jobs=2)
+    assert [m.split(":")[0] for m in said if m.endswith("...")][0] == "01_w"
