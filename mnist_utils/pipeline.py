@@ -549,6 +549,7 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
             "inputs": inputs, "outputs": outputs_digest(layout, nb.stem),
         }
         record["this_run"][nb.stem] = "executed"
+        record["notebooks"] = dict(sorted(record["notebooks"].items()))  # in notebook order, however they ran
         artifacts.save_json(layout.run_record, record)
         waiting.discard(nb.stem)
 
