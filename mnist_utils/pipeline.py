@@ -34,7 +34,10 @@ KERNEL_NAME = "mnist-study"
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
 # reach a notebook (they must be set before TensorFlow is imported).
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
-KERNEL_QUIET = "--IPKernelApp.log_level=ERROR"
+# CRITICAL, not ERROR: jupyter_client interrupts a kernel before shutting it down, and a kernel
+# that is still busy then logs "KeyboardInterrupt caught in kernel" as an error. Failures of the
+# notebook itself still reach the runner through papermill.
+KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
 # Parameters every notebook declares and only the runner sets.
 RUNNER_PARAMETERS = ("profile", "artifacts_dir", "output_dir")
 NOTEBOOK_PATTERN = re.compile(r"^(\d{2})_[A-Za-z0-9_]+\.ipynb$")
