@@ -427,7 +427,7 @@ def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
     return pdf
 
 
-def build_inputs(layout: Layout, settings: dict, executed: list[Path]) -> dict[str, str]:
+def build_inputs(layout: Layout, settings: dict, executed: list[Path], metrics: dict) -> dict[str, str]:
     """Digests of everything the report is made from: settings, executed notebooks, the
     run record, this builder's code and templates, and the converter's version."""
     from importlib import metadata
@@ -436,7 +436,7 @@ def build_inputs(layout: Layout, settings: dict, executed: list[Path]) -> dict[s
         "settings": cache.digest(settings),
         "notebooks": cache.digest({p.name: cache.file_digest(p) for p in executed}),
         "run_record": cache.file_digest(layout.run_record) if layout.run_record.is_file() else "",
-        "metrics": cache.digest(summary.load(layout.artifacts)),
+        "metrics": cache.digest(metrics),
         "builder": cache.digest([cache.file_digest(Path(__file__)),
                                  cache.modules_digest(Path(__file__).read_text(encoding="utf-8"))]),
         "templates": cache.tree_digest(TEMPLATES),
@@ -463,7 +463,8 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     if not executed:
         raise ReportError(f"No executed notebooks in {layout.executed}. Run `mnist-study run` first.")
     html_path, pdf_path = layout.report / "mnist_report.html", layout.report / "mnist_report.pdf"
-    inputs, stamp = build_inputs(layout, settings, executed), layout.report / BUILD_RECORD
+    metrics = summary.load(layout.artifacts)
+    inputs, stamp = build_inputs(layout, settings, executed, metrics), layout.report / BUILD_RECORD
 
     def current() -> dict:  # what was built from what, to compare with the stamp
         return {"inputs": inputs, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}
@@ -476,7 +477,7 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         if previous == current():
             return [html_path, pdf_path], False
     record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
-    nb = merge(executed, settings, record, summary.load(layout.artifacts))
+    nb = merge(executed, settings, record, metrics)
     page = build_html(nb, settings["include_code"])
     pdf = build_pdf(nb, settings["include_code"], layout.failed)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp
