@@ -6,7 +6,7 @@ import argparse
 import pathlib
 import sys
 
-from mnist_utils import data, pipeline
+from mnist_utils import data, i18n, pipeline
 
 
 def _data(args) -> None:
@@ -30,7 +30,8 @@ def _report(args) -> None:
 
     layout = pipeline.default_layout(args.report_dir)
     settings = args.settings or layout.params / "report.yaml"
-    paths, built = report.build(layout, settings, include_code=args.include_code, force=args.force)
+    paths, built = report.build(layout, settings, include_code=args.include_code, force=args.force,
+                                language=args.language)
     for path in paths:
         print(f"{'Wrote' if built else 'Up to date:'} {path}")
 
@@ -92,12 +93,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--notebooks", help="folder of NN_*.ipynb notebooks (default: notebooks/ in the project)")
     r.set_defaults(func=_run)
 
-    b = sub.add_parser("report", help="build report/mnist_report.html and .pdf")
+    b = sub.add_parser("report", help="build report/mnist_report.html and .pdf (mnist_report_zh.* in Chinese)")
     b.add_argument("--settings", help="report settings YAML (default: params/report.yaml)")
     b.add_argument("--include-code", action="store_true", default=None,
                    help="show code cells (overrides the settings file)")
     b.add_argument("--report-dir", help="folder holding executed/ and artifacts/ (default: report/)")
     b.add_argument("--force", action="store_true", help="rebuild even if nothing it depends on changed")
+    b.add_argument("--language", choices=i18n.LANGUAGES,
+                   help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf)")
     b.set_defaults(func=_report)
 
     k = sub.add_parser("kernel", help="register the 'mnist-study' Jupyter kernel")

@@ -14,11 +14,12 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
-from mnist_utils import artifacts, cache, data, summary
+from mnist_utils import artifacts, cache, data, i18n, summary
 from mnist_utils.pipeline import Layout, PipelineError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,11 +37,23 @@ SETTINGS = {  # key -> (type, default)
     "language": (str, "en"),
     "include_code": (bool, False),
 }
-# Languages the report can be written in; zh (a Chinese edition) is planned, not built yet.
-LANGUAGES = ("en",)
+# Settings whose value may differ by language: a string, or a mapping {en: ..., zh: ...}.
+LOCALIZED = ("title", "subtitle", "author", "major_class", "institution", "course")
 # The cover page's rows, as a course paper lists them: setting -> label.
-COVER_FIELDS = {"author": "Name", "student_id": "Student ID", "major_class": "Major and class",
-                "course": "Course", "institution": "Institution", "date": "Date"}
+COVER_FIELDS = {
+    "en": {"author": "Name", "student_id": "Student ID", "major_class": "Major and class",
+           "course": "Course", "institution": "Institution", "date": "Date"},
+    "zh": {"author": "学生姓名", "student_id": "学号", "major_class": "专业班级",
+           "course": "课程", "institution": "学院", "date": "完成日期"},
+}
+# The words the builder writes itself, in each language.
+WORDS = {
+    "en": {"figure": "Figure", "table": "Table", "caption_sep": ". ", "contents": "Contents"},
+    "zh": {"figure": "图", "table": "表", "caption_sep": "\u3000", "contents": "目录"},
+}
+# Where Debian's fonts-noto-cjk puts the CJK fonts the Chinese PDF is set in (templates/mnist_latex).
+CJK_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
+CJK_FONT_FILES = ("NotoSerifCJK-Regular.ttc", "NotoSerifCJK-Bold.ttc", "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc")
 MATHJAX_PACKAGE = "mathjax@3.2.2"
 MATHJAX_FILE = "es5/tex-svg.js"
 MATHJAX_SHA256 = "d4295dc33744836935c1399feece5159577b34c5c8ffb9f1c6324cd82e03a882"
@@ -55,8 +68,13 @@ class ReportError(PipelineError):
     """The report cannot be built; the message says why and what to do."""
 
 
-def load_settings(path: Path) -> dict:
-    """Read the report settings YAML; unknown keys and wrong types are errors."""
+def load_settings(path: Path, language: str | None = None) -> dict:
+    """Read the report settings YAML; unknown keys and wrong types are errors.
+
+    ``language`` overrides the file's. A setting in ``LOCALIZED`` may be given per
+    language (``title: {en: ..., zh: ...}``); the report's language picks its value,
+    falling back to English.
+    """
     import yaml
 
     path = Path(path)
@@ -73,26 +91,40 @@ def load_settings(path: Path) -> dict:
     unknown = sorted(set(raw) - set(SETTINGS))
     if unknown:
         raise ReportError(f"Report settings {path}: unknown key(s) {unknown}; known: {sorted(SETTINGS)}.")
+    if language is not None:
+        raw["language"] = language
+    chosen = raw.get("language") or SETTINGS["language"][1]
+    if chosen not in i18n.LANGUAGES:
+        raise ReportError(f"Report settings {path}: 'language' must be one of {', '.join(i18n.LANGUAGES)}, "
+                          f"got {chosen!r}.")
     settings = {}
     for key, (kind, default) in SETTINGS.items():
         value = raw.get(key, default)
+        if key in LOCALIZED and isinstance(value, dict):
+            bad = sorted(set(value) - set(i18n.LANGUAGES))
+            if bad:
+                raise ReportError(f"Report settings {path}: {key!r} has value(s) for unknown language(s) "
+                                  f"{bad}; known: {', '.join(i18n.LANGUAGES)}.")
+            value = value.get(chosen, value.get("en"))
         value = default if value is None else value
         if kind is str and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # an unquoted student ID or class number reads as an integer
         if not isinstance(value, kind):
             raise ReportError(f"Report settings {path}: {key!r} must be {kind.__name__}, got {value!r}.")
         settings[key] = value
-    if settings["language"] not in LANGUAGES:
-        planned = " The Chinese edition (zh) is not available yet." if settings["language"] == "zh" else ""
-        raise ReportError(f"Report settings {path}: 'language' must be one of {', '.join(LANGUAGES)}, "
-                          f"got {settings['language']!r}.{planned}")
     settings["date"] = settings["date"] or dt.date.today().isoformat()
     return settings
 
 
 def cover_fields(settings: dict) -> list[tuple[str, str]]:
     """The cover page's (label, value) rows for the settings that are filled in."""
-    return [(label, settings[key]) for key, label in COVER_FIELDS.items() if settings[key]]
+    return [(label, settings[key]) for key, label in COVER_FIELDS[settings["language"]].items() if settings[key]]
+
+
+def report_paths(layout: Layout, language: str) -> tuple[Path, Path]:
+    """The HTML and PDF of the report in ``language`` (the English one keeps the plain names)."""
+    stem = "mnist_report" if language == "en" else f"mnist_report_{language}"
+    return layout.report / f"{stem}.html", layout.report / f"{stem}.pdf"
 
 
 def clean_text(text: str) -> str:
@@ -130,7 +162,7 @@ def _title_html(s: dict) -> str:
             f'<table class="cover">{rows}</table></div>')
 
 
-def _toc_html(found: list[tuple[int, str]]) -> str:
+def _toc_html(found: list[tuple[int, str]], language: str = "en") -> str:
     """A numbered contents list matching LaTeX's section numbers."""
     items, section, sub = [], 0, 0
     for level, text in found:
@@ -142,7 +174,7 @@ def _toc_html(found: list[tuple[int, str]]) -> str:
             number = f"{section}.{sub}"
         indent = "" if level == 1 else ' style="margin-left:1.5rem"'
         items.append(f'<li{indent}><a href="#{_anchor(text)}">{number}&nbsp; {html.escape(text)}</a></li>')
-    return f'<nav class="report-toc"><h2>Contents</h2><ul>{"".join(items)}</ul></nav>'
+    return f'<nav class="report-toc"><h2>{WORDS[language]["contents"]}</h2><ul>{"".join(items)}</ul></nav>'
 
 
 def _md_table(header: list[str], rows: list[list]) -> str:
@@ -153,62 +185,116 @@ def _md_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def appendix(record: dict, executed: list[Path]) -> str:
+def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
     """Markdown of the reproducibility appendix, from the run record."""
+    def t(en: str, zh: str) -> str:
+        return zh if language == "zh" else en
+
     env = record.get("environment", {})
     data = record.get("data", {})
     runs = record.get("notebooks", {})
     shown = [p.stem for p in executed]
     profiles = sorted({runs[n]["profile"] for n in shown if n in runs})
-    commit = env.get("git_commit") or "unknown (not a git checkout)"
+    listed = ", ".join(f"`{p}`" for p in profiles) or t("unknown", "未知")
+    commit = env.get("git_commit") or t("unknown (not a git checkout)", "未知（不是 git 检出）")
     jobs = max((runs[n].get("jobs", 1) for n in shown if n in runs), default=1)
-    dirty = {True: "yes: uncommitted changes were present", False: "no",
-             None: "unknown"}[env.get("git_dirty")]
+    dirty = {True: t("yes: uncommitted changes were present", "有：存在未提交的修改"), False: t("no", "无"),
+             None: t("unknown", "未知")}[env.get("git_dirty")]
     parts = [
-        "# Appendix: reproducibility",
-        "Every number, table and figure in this report was produced by the run recorded here. "
-        f"To reproduce it, check out the commit below and run `make report` "
-        f"(profile{'s' if len(profiles) != 1 else ''}: {', '.join(f'`{p}`' for p in profiles) or 'unknown'}).",
-        "## Code and machine",
-        _md_table(["item", "value"], [
-            ["git commit", f"`{commit}`"], ["uncommitted changes", dirty],
-            ["Python", env.get("python", "?")], ["platform", f"`{env.get('platform', '?')}`"],
-            ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} logical cores)"],
-            ["GPU", ", ".join(env.get("gpus") or []) or "none"],
+        t("# Appendix: reproducibility", "# 附录：可复现性"),
+        t("Every number, table and figure in this report was produced by the run recorded here. "
+          f"To reproduce it, check out the commit below and run `make report` "
+          f"(profile{'s' if len(profiles) != 1 else ''}: {listed}).",
+          f"本报告中的每个数字、表格和图都由这里记录的运行产生。要复现它，请检出下面的提交并运行 "
+          f"`make report`（配置：{listed}）。"),
+        t("## Code and machine", "## 代码与机器"),
+        _md_table([t("item", "项目"), t("value", "值")], [
+            [t("git commit", "git 提交"), f"`{commit}`"], [t("uncommitted changes", "未提交的修改"), dirty],
+            ["Python", env.get("python", "?")], [t("platform", "平台"), f"`{env.get('platform', '?')}`"],
+            ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} {t('logical cores', '个逻辑核心')})"],
+            ["GPU", ", ".join(env.get("gpus") or []) or t("none", "无")],
         ]),
-        "## Software",
-        _md_table(["package", "version"], [[k, v or "not installed"] for k, v in env.get("packages", {}).items()]),
-        "## Data",
-        f"Source: {data.get('source', 'unknown')}. Each file was verified against this checksum before use:",
-        _md_table(["file", "algorithm", "checksum"],
+        t("## Software", "## 软件"),
+        _md_table([t("package", "软件包"), t("version", "版本")],
+                  [[k, v or t("not installed", "未安装")] for k, v in env.get("packages", {}).items()]),
+        t("## Data", "## 数据"),
+        t(f"Source: {data.get('source', 'unknown')}. Each file was verified against this checksum before use:",
+          f"来源：{data.get('source', '未知')}。每个文件在使用前都按下列校验和验证过："),
+        _md_table([t("file", "文件"), t("algorithm", "算法"), t("checksum", "校验和")],
                   [[f"`{f}`", c["algorithm"].upper(), f"`{c['value']}`"] for f, c in data.get("checksums", {}).items()]),
-        "## Parameters",
-        "Each notebook's parameters as it ran: its own defaults, overridden by the profile.",
-        _md_table(["notebook", "parameter", "value"], [
+        t("## Parameters", "## 参数"),
+        t("Each notebook's parameters as it ran: its own defaults, overridden by the profile.",
+          "每个笔记本运行时的参数：它自己的默认值，被配置覆盖后的结果。"),
+        _md_table([t("notebook", "笔记本"), t("parameter", "参数"), t("value", "值")], [
             [f"`{n}`", f"`{k}`", f"`{json.dumps(v)}`"]
             for n in shown if n in runs for k, v in runs[n]["parameters"].items()
         ]),
-        "## Run times",
-        *([f"Up to {jobs} notebooks ran at once, so these times include waiting for the CPU."]
-          if jobs > 1 else []),
-        _md_table(["notebook", "profile", "wall time (s)", "finished (UTC)"], [
+        t("## Run times", "## 运行时间"),
+        *([t(f"Up to {jobs} notebooks ran at once, so these times include waiting for the CPU.",
+             f"最多有 {jobs} 个笔记本同时运行，因此这些时间包括等待 CPU 的时间。")] if jobs > 1 else []),
+        _md_table([t("notebook", "笔记本"), t("profile", "配置"), t("wall time (s)", "耗时 (s)"),
+                   t("finished (UTC)", "完成时间 (UTC)")], [
             [f"`{n}`", runs[n]["profile"], f"{runs[n]['seconds']:.1f}",
              runs[n]["finished"].replace("+00:00", "").replace("T", " ")]
             for n in shown if n in runs
         ]),
-        "## Determinism",
-        "Each training run sets its seed with `keras.utils.set_random_seed`, and TensorFlow's op "
-        "determinism is enabled (`tf.config.experimental.enable_op_determinism`), under which Keras "
-        "turns XLA compilation off. Running the same profile twice on the same machine therefore "
-        "gives identical `metrics.json` files; the end-to-end test checks this. Wall-clock times "
-        "(`timings.json` and the table above) vary from run to run. Results on other CPUs, GPUs or "
-        "library versions may differ in the last digits, because floating-point reductions are "
-        "ordered differently there.",
+        t("## Determinism", "## 确定性"),
+        t("Each training run sets its seed with `keras.utils.set_random_seed`, and TensorFlow's op "
+          "determinism is enabled (`tf.config.experimental.enable_op_determinism`), under which Keras "
+          "turns XLA compilation off. Running the same profile twice on the same machine therefore "
+          "gives identical `metrics.json` files; the end-to-end test checks this. Wall-clock times "
+          "(`timings.json` and the table above) vary from run to run. Results on other CPUs, GPUs or "
+          "library versions may differ in the last digits, because floating-point reductions are "
+          "ordered differently there.",
+          "每次训练都用 `keras.utils.set_random_seed` 设置种子，并启用 TensorFlow 的算子确定性"
+          "（`tf.config.experimental.enable_op_determinism`），此时 Keras 会关闭 XLA 编译。因此在同一台机器上"
+          "用同一配置运行两次，得到的 `metrics.json` 完全相同；端到端测试会检查这一点。墙钟时间"
+          "（`timings.json` 和上表）每次运行都不同。在其他 CPU、GPU 或库版本上，结果的最后几位可能不同，"
+          "因为那里浮点归约的顺序不同。"),
     ]
     return "\n\n".join(parts)
 
 
-def number_figures_and_tables(cells) -> dict[str, str]:
+def localize(cells, language: str) -> list[str]:
+    """Keep the markdown cells of ``language`` and put the outputs' ``language`` edition in place,
+    in place. Cells tagged for another language are dropped; untagged cells are kept.
+
+    Returns:
+        What has no edition in ``language`` (an output with text but no translation, a
+        figure with English labels or missing glyphs), for the build to warn about.
+    """
+    problems = []
+    kept = []
+    for cell in cells:
+        tags = {i18n.CELL_TAGS[t] for t in cell.get("metadata", {}).get("tags", []) if t in i18n.CELL_TAGS}
+        if tags and language not in tags:
+            continue
+        kept.append(cell)
+        if language == "en" or cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type not in ("display_data", "execute_result"):
+                continue
+            meta = out.get("metadata", {}).get("mnist_report", {})
+            if "caption_of" in meta:
+                continue  # the notebook readers' copy of a caption; the report drops it
+            where = f"{cell.get('id', '?')}"
+            edition = meta.get(language)
+            if edition is None:
+                text = out.data.get("text/markdown") or out.data.get("text/html") or ""
+                if i18n.untranslated(re.sub(r"<[^>]+>|\$[^$]*\$|`[^`]*`", " ", text)):
+                    problems.append(f"cell {where}: output without a {language} edition: {text[:60]!r}")
+                continue
+            out.data = edition["data"]
+            if edition.get("caption"):
+                meta["caption"] = edition["caption"]
+            problems += [f"cell {where}: figure label left in English: {t!r}" for t in edition.get("untranslated", [])]
+            problems += [f"cell {where}: {m}" for m in edition.get("missing_glyphs", [])]
+    cells[:] = kept
+    return problems
+
+
+def number_figures_and_tables(cells, language: str = "en") -> dict[str, str]:
     """Number the captioned figures and tables in document order and resolve the prose's
     ``[@fig:label]`` / ``[@tab:label]`` to "Figure N" / "Table N", in place.
 
@@ -217,11 +303,12 @@ def number_figures_and_tables(cells) -> dict[str, str]:
     repeated for notebook readers (the report shows its own).
 
     Returns:
-        label -> "Figure N" / "Table N".
+        label -> "Figure N" / "Table N" (in Chinese "图 N" / "表 N").
 
     Raises:
         ReportError: a label used twice, or a reference to no label.
     """
+    words = WORDS[language]
     counts, names, problems = {"figure": 0, "table": 0}, {}, []
     for cell in cells:
         if cell.cell_type != "code":
@@ -234,15 +321,17 @@ def number_figures_and_tables(cells) -> dict[str, str]:
                 continue
             counts[meta["kind"]] += 1
             meta["number"] = number = counts[meta["kind"]]
+            name = f"{words[meta['kind']]} {number}"
+            meta["prefix"] = f"{name}{words['caption_sep']}"  # the HTML caption's lead
             if meta["kind"] == "table":
                 out.data["text/html"] = out.data["text/html"].replace(
-                    "<figcaption><b>", f"<figcaption><b>Table {number}. ", 1)
+                    "<figcaption><b>", f"<figcaption><b>{meta['prefix']}", 1)
             label = meta.get("label")
             if label:
                 key = f"{'fig' if meta['kind'] == 'figure' else 'tab'}:{label}"
                 if key in names:
                     problems.append(f"label {key!r} is used twice")
-                names[key] = f"{meta['kind'].capitalize()} {number}"
+                names[key] = name
 
     def resolve(text: str) -> str:
         def one(m):
@@ -263,9 +352,15 @@ def number_figures_and_tables(cells) -> dict[str, str]:
     return names
 
 
-def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | None = None):
-    """One notebook: cover, abstract, contents, every executed notebook in order, conclusions,
-    references and the appendix. ``metrics``: each notebook's metrics.json (``summary.load``)."""
+def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | None = None,
+          problems: list[str] | None = None):
+    """One notebook in the settings' language: cover, abstract, contents, every executed
+    notebook in order, conclusions, references and the appendix.
+
+    Args:
+        metrics: each notebook's metrics.json (``summary.load``).
+        problems: if given, receives what has no edition in the report's language (``localize``).
+    """
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
 
@@ -277,21 +372,27 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
                 continue
             cell["id"] = f"{path.stem[:2]}-{i:03d}"
             body.append(cell)
-    number_figures_and_tables(body)
+    language = settings["language"]
+    missing = localize(body, language)
+    if problems is not None:
+        problems += missing
+    number_figures_and_tables(body, language)
     metrics = metrics or {}
-    body.append(new_markdown_cell(summary.conclusions(metrics, record), id="conclusions"))
-    body.append(new_markdown_cell(summary.references(), id="references"))
-    body.append(new_markdown_cell(appendix(record, executed), id="appendix"))
-    abstract = summary.abstract(metrics, record)
+    body.append(new_markdown_cell(summary.conclusions(metrics, record, language), id="conclusions"))
+    body.append(new_markdown_cell(summary.references(language), id="references"))
+    body.append(new_markdown_cell(appendix(record, executed, language), id="appendix"))
+    abstract = summary.abstract(metrics, record, language)
     # The PDF sets the cover, abstract and contents in its title block (templates/mnist_latex).
     front = [new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
              new_markdown_cell(abstract, id="abstract", metadata={"tags": ["html-only"]}),
-             new_markdown_cell(_toc_html(headings(body)), id="toc", metadata={"tags": ["html-only"]})]
+             new_markdown_cell(_toc_html(headings(body), language), id="toc", metadata={"tags": ["html-only"]})]
     meta = {
         "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
         "language_info": {"name": "python"},
         "title": settings["title"],
-        "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract},
+        "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract,
+                         "cjk_font_dir": f"{CJK_FONT_DIR}/"},
+        "language_code": {"en": "en", "zh": "zh-CN"}[language],  # the HTML's lang attribute
     }
     if settings["author"]:
         meta["authors"] = [{"name": settings["author"]}]
@@ -370,7 +471,8 @@ def build_html(nb, include_code: bool) -> str:
     """The report as one self-contained HTML page."""
     from nbconvert import HTMLExporter
 
-    exporter = _exporter(HTMLExporter, "mnist_html", include_code, "latex-only", embed_images=True)
+    exporter = _exporter(HTMLExporter, "mnist_html", include_code, "latex-only", embed_images=True,
+                         language_code=nb.metadata.get("language_code", "en"))
     body, _ = exporter.from_notebook_node(nb, resources={"mathjax_js": mathjax_source()})
     return body
 
@@ -415,6 +517,14 @@ def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
             f"The PDF needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
             f"installed. `make report` installs them; by hand (Debian/Ubuntu): apt-get install "
             f"texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc")
+    if nb.metadata.get("mnist_report", {}).get("language") == "zh":
+        fonts = [f for f in CJK_FONT_FILES if not (CJK_FONT_DIR / f).is_file()]
+        xecjk = subprocess.run(["kpsewhich", "xeCJK.sty"], capture_output=True, text=True).stdout.strip()
+        if fonts or not xecjk:
+            raise ReportError(
+                "The Chinese PDF needs the Noto CJK fonts in " f"{CJK_FONT_DIR} and LaTeX's xeCJK package"
+                f"{' (missing: ' + ', '.join(fonts) + ')' if fonts else ''}. `make setup` installs them; by hand "
+                "(Debian/Ubuntu): apt-get install fonts-noto-cjk texlive-lang-cjk")
     exporter = _exporter(_converging_pdf_exporter(), "mnist_latex", include_code, "html-only")
     try:
         pdf, _ = exporter.from_notebook_node(nb)
@@ -445,26 +555,31 @@ def build_inputs(layout: Layout, settings: dict, executed: list[Path], metrics: 
 
 
 def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
-          force: bool = False) -> tuple[list[Path], bool]:
-    """Build ``report/mnist_report.html`` and ``.pdf`` from the executed notebooks.
+          force: bool = False, language: str | None = None,
+          warn=lambda message: print(message, file=sys.stderr)) -> tuple[list[Path], bool]:
+    """Build the report's HTML and PDF from the executed notebooks: ``report/mnist_report.html``
+    and ``.pdf`` in English, ``mnist_report_zh.*`` in Chinese (``report_paths``).
 
     Skipped when both files exist and nothing they are made from changed since they
-    were built (``build_inputs``), unless ``force``.
+    were built (``build_inputs``), unless ``force``. ``language`` overrides the settings';
+    ``warn`` receives what has no edition in that language.
 
     Returns:
         The report's paths, and whether they were built (False: already up to date).
     """
     from mnist_utils import pipeline
 
-    settings = load_settings(settings_path)
+    settings = load_settings(settings_path, language)
     if include_code is not None:
         settings["include_code"] = include_code
     executed = pipeline.discover(layout.executed) if layout.executed.is_dir() else []
     if not executed:
         raise ReportError(f"No executed notebooks in {layout.executed}. Run `mnist-study run` first.")
-    html_path, pdf_path = layout.report / "mnist_report.html", layout.report / "mnist_report.pdf"
+    language = settings["language"]
+    html_path, pdf_path = report_paths(layout, language)
     metrics = summary.load(layout.artifacts)
-    inputs, stamp = build_inputs(layout, settings, executed, metrics), layout.report / BUILD_RECORD
+    stamp = layout.report / (BUILD_RECORD if language == "en" else BUILD_RECORD.replace(".json", f".{language}.json"))
+    inputs = build_inputs(layout, settings, executed, metrics)
 
     def current() -> dict:  # what was built from what, to compare with the stamp
         return {"inputs": inputs, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}
@@ -477,7 +592,12 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         if previous == current():
             return [html_path, pdf_path], False
     record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
-    nb = merge(executed, settings, record, metrics)
+    problems: list[str] = []
+    nb = merge(executed, settings, record, metrics, problems)
+    if problems:
+        warn(f"warning: {len(problems)} item(s) of the report have no {language} edition and show in English "
+             f"or with missing glyphs:\n  - " + "\n  - ".join(problems[:20])
+             + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
     page = build_html(nb, settings["include_code"])
     pdf = build_pdf(nb, settings["include_code"], layout.failed)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mnist_utils import i18n
 from mnist_utils.evaluation import format_pct
 
-KEYWORDS = ("handwritten digit recognition", "MNIST", "multilayer perceptron", "convolutional neural network",
-            "regularization", "calibration", "reproducibility")
+KEYWORDS = {
+    "en": ("handwritten digit recognition", "MNIST", "multilayer perceptron", "convolutional neural network",
+           "regularization", "calibration", "reproducibility"),
+    "zh": ("手写数字识别", "MNIST", "多层感知机", "卷积神经网络", "正则化", "校准", "可复现性"),
+}
 # The works the study relies on, cited in the conclusions and the notebooks' prose.
 REFERENCES = (
     "Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning applied to document "
@@ -43,6 +47,7 @@ REFERENCES = (
 # How the notebooks' configuration names read in prose.
 NAMES = {"relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid", "sgd": "SGD",
          "nesterov": "SGD with Nesterov momentum", "rmsprop": "RMSprop", "adam": "Adam"}
+NAMES_ZH = {**NAMES, "nesterov": "带 Nesterov 动量的 SGD"}
 
 
 def load(artifacts_dir: Path) -> dict[str, dict]:
@@ -62,8 +67,21 @@ def _seeds(n: int) -> str:
     return f"{n} seed{'s' if n != 1 else ''}"
 
 
-def findings(metrics: dict[str, dict], record: dict) -> dict[str, str]:
+def _target(record: dict, notebook: str):
+    return record.get("notebooks", {}).get(notebook, {}).get("parameters", {}).get("target")
+
+
+def _int8(m: dict) -> tuple[dict | None, float | None]:
+    """Notebook 05's int8 TFLite export row and the Keras file's size, if exported."""
+    int8 = next((e for e in m.get("exports", []) if e["format"] == "TFLite int8"), None)
+    keras_size = next((e["file size (KB)"] for e in m.get("exports", []) if e["format"] == "Keras"), None)
+    return int8, keras_size
+
+
+def findings(metrics: dict[str, dict], record: dict, language: str = "en") -> dict[str, str]:
     """One sentence per study, keyed by notebook, for the notebooks that have results."""
+    if language == "zh":
+        return _findings_zh(metrics, record)
     out = {}
     if (m := metrics.get("02_mlp_baseline")) is not None:
         spread = "mean ± standard deviation over " if len(m["seeds"]) > 1 else ""
@@ -81,7 +99,7 @@ def findings(metrics: dict[str, dict], record: dict) -> dict[str, str]:
     if (m := metrics.get("04_regularization")) is not None:
         best = m["best"]
         hidden = " × ".join(str(h) for h in m["hidden"])
-        target = record.get("notebooks", {}).get("04_regularization", {}).get("parameters", {}).get("target")
+        target = _target(record, "04_regularization")
         verdict = (f", {'meeting' if best['meets_target'] else 'short of'} the {format_pct(target, digits=1)} "
                    f"target" if target else "")
         out["04"] = (f"Among the regularizers compared on a {hidden} MLP, {best['setting']} is best on "
@@ -89,8 +107,7 @@ def findings(metrics: dict[str, dict], record: dict) -> dict[str, str]:
     if (m := metrics.get("05_cnn")) is not None:
         ours = m["ours"]
         runs = m["runs"]["our CNN"] if "our CNN" in m.get("runs", {}) else []
-        int8 = next((e for e in m.get("exports", []) if e["format"] == "TFLite int8"), None)
-        keras_size = next((e["file size (KB)"] for e in m.get("exports", []) if e["format"] == "Keras"), None)
+        int8, keras_size = _int8(m)
         export = (f" Quantized to int8 for TensorFlow Lite, the best seed keeps {int8['test accuracy (%)']:.2f} % "
                   f"in a file {keras_size / int8['file size (KB)']:.1f} times smaller than its Keras original."
                   if int8 and keras_size else "")
@@ -116,20 +133,83 @@ def findings(metrics: dict[str, dict], record: dict) -> dict[str, str]:
     return out
 
 
-def abstract(metrics: dict[str, dict], record: dict) -> str:
+def _findings_zh(metrics: dict[str, dict], record: dict) -> dict[str, str]:
+    """:func:`findings` in Chinese."""
+    out = {}
+    if (m := metrics.get("02_mlp_baseline")) is not None:
+        spread = "均值 ± 标准差，" if len(m["seeds"]) > 1 else ""
+        out["02"] = (f"含一个 {m['hidden_units']} 单元隐藏层的多层感知机测试准确率为 "
+                     f"{_pct(m['test_accuracy'])}（{spread}{len(m['seeds'])} 个种子）。")
+    if (m := metrics.get("03_optimizers_activations")) is not None:
+        best = m["best"]
+        claim = ("与种子研究的结论一致" if (best["activation"], best["optimizer"]) == ("relu", "adam") else
+                 f"因此种子研究“ReLU 配 Adam 最好”的结论在这里不成立；ReLU 配 Adam 的测试准确率为 "
+                 f"{_pct(m['relu_adam_test_accuracy'])}")
+        out["03"] = (f"在四种优化器（各用调好的学习率）和四种激活函数中，"
+                     f"{NAMES_ZH.get(best['activation'], best['activation'])} 配 "
+                     f"{NAMES_ZH.get(best['optimizer'], best['optimizer'])} 的验证准确率最高，测试准确率为 "
+                     f"{_pct(best['test_accuracy'])}（{claim}）。")
+    if (m := metrics.get("04_regularization")) is not None:
+        best = m["best"]
+        hidden = " × ".join(str(h) for h in m["hidden"])
+        target = _target(record, "04_regularization")
+        verdict = (f"，{'达到' if best['meets_target'] else '未达到'} {format_pct(target, digits=1)} 的目标"
+                   if target else "")
+        out["04"] = (f"在 {hidden} 的 MLP 上比较的正则化方法中，{i18n.translate(best['setting'])} 的验证准确率最高，"
+                     f"测试准确率为 {_pct(best['test_accuracy'])}{verdict}。")
+    if (m := metrics.get("05_cnn")) is not None:
+        ours = m["ours"]
+        runs = m["runs"]["our CNN"] if "our CNN" in m.get("runs", {}) else []
+        int8, keras_size = _int8(m)
+        export = (f"量化为 TensorFlow Lite int8 后，最佳种子的模型文件比 Keras 原文件小 "
+                  f"{keras_size / int8['file size (KB)']:.1f} 倍，测试准确率为 {int8['test accuracy (%)']:.2f} %。"
+                  if int8 and keras_size else "")
+        out["05"] = (f"采用批归一化、预热加余弦学习率调度和数据增强训练的 CNN 在 {len(runs)} 个种子上的测试准确率为 "
+                     f"{_pct(ours['test_accuracy'])}，这些种子的集成为 {_pct(ours['ensemble_test_accuracy'])}。{export}")
+    if (m := metrics.get("06_error_analysis")) is not None:
+        cal = {row["model"]: row for row in m.get("calibration", [])}
+        top = m.get("top_confusions_cnn", [{}])[0]
+        fgsm = m.get("robustness", {}).get("FGSM ε", {}).get("CNN")
+        parts = [f"误差分析比较了最佳 MLP（{_pct(m['test_accuracy']['MLP'])}）与最佳 CNN"
+                 f"（{_pct(m['test_accuracy']['CNN'])}）"]
+        if top:
+            parts.append(f"CNN 最常把 {top['true']} 误认为 {top['predicted']}（{top['count']} 张测试图像）")
+        if "CNN" in cal:
+            parts.append(f"温度缩放把它的期望校准误差从 {cal['CNN']['ECE before (%)']:.2f} % 降到 "
+                         f"{cal['CNN']['ECE after (%)']:.2f} %")
+        if fgsm and len(fgsm["levels"]) > 1:
+            parts.append(f"$\\varepsilon = {fgsm['levels'][1]:g}$ 的 FGSM 攻击使其准确率降到 "
+                         f"{format_pct(fgsm['accuracy'][1], digits=1)}")
+        out["06"] = "；".join(parts) + "。"
+    return out
+
+
+def _profiles(record: dict) -> list[str]:
+    return sorted({n["profile"] for n in record.get("notebooks", {}).values()})
+
+
+def abstract(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
     """The abstract and keywords, as markdown."""
-    said = findings(metrics, record)
-    profile = sorted({n["profile"] for n in record.get("notebooks", {}).values()})
-    caveat = ("" if profile in ([], ["full"]) else
-              f" These figures come from the `{'`, `'.join(profile)}` profile, not from the full study.")
+    said = findings(metrics, record, language)
+    profile = _profiles(record)
+    reduced = profile not in ([], ["full"])
+    names = f"`{'`, `'.join(profile)}`"
+    if language == "zh":
+        caveat = f"这些数字来自 {names} 配置，而非完整研究。" if reduced else ""
+        text = ("本报告在笔记本电脑 CPU 上训练、比较并分析用于 MNIST 手写数字识别的多层感知机和卷积神经网络，"
+                "文中每个数字都由附录所记录的那次运行计算得出。" + caveat + "".join(said.values()))
+        return f"**摘要：** {text.strip()}\n\n**关键词：** {'；'.join(KEYWORDS['zh'])}"
+    caveat = f" These figures come from the {names} profile, not from the full study." if reduced else ""
     text = ("This report trains, compares and analyses multilayer perceptrons and convolutional neural "
             "networks for handwritten digit recognition on MNIST, on a laptop CPU, with every number "
             "computed by the run recorded in the appendix." + caveat + " " + " ".join(said.values()))
-    return f"**Abstract.** {text.strip()}\n\n**Keywords:** {'; '.join(KEYWORDS)}."
+    return f"**Abstract.** {text.strip()}\n\n**Keywords:** {'; '.join(KEYWORDS['en'])}."
 
 
-def conclusions(metrics: dict[str, dict], record: dict) -> str:
+def conclusions(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
     """The conclusions and outlook section, as markdown."""
+    if language == "zh":
+        return _conclusions_zh(metrics, record)
     said = findings(metrics, record)
     titles = {"02": "Baseline", "03": "Optimizers and activations", "04": "Regularization",
               "05": "Convolutional networks", "06": "Errors, calibration and robustness"}
@@ -158,6 +238,33 @@ def conclusions(metrics: dict[str, dict], record: dict) -> str:
     return "\n\n".join(lines)
 
 
-def references() -> str:
-    """The references section, as markdown."""
-    return "# References\n\n" + "\n".join(f"{i}. {ref}" for i, ref in enumerate(REFERENCES, start=1))
+def _conclusions_zh(metrics: dict[str, dict], record: dict) -> str:
+    """:func:`conclusions` in Chinese."""
+    said = findings(metrics, record, "zh")
+    titles = {"02": "基线", "03": "优化器与激活函数", "04": "正则化", "05": "卷积网络", "06": "误差、校准与鲁棒性"}
+    lines = ["# 总结与展望"]
+    if said:
+        lines.append("本次运行逐个笔记本的发现：")
+        lines += ["\n".join(f"- **{titles[k]}。** {v}" for k, v in said.items())]
+    errors = metrics.get("06_error_analysis")
+    if errors is not None:
+        gap = 100 * (errors["test_accuracy"]["CNN"] - errors["test_accuracy"]["MLP"])
+        lines.append(
+            f"在相同的测试图像上，最佳 CNN {'领先' if gap > 0 else '落后于'}最佳 MLP {abs(gap):.2f} 个百分点。"
+            "卷积在各个位置共享权重、只看局部邻域，这是关于图像的先验，而全连接层只能从数据中学到它们。")
+        other = errors.get("sklearn_digits_accuracy", {}).get("CNN")
+        if other is not None:
+            lines.append(f"在 MNIST 之外采集的手写数字上（scikit-learn 的 8 × 8 数字，放大后），CNN 的准确率为 "
+                         f"{format_pct(other, digits=1)}，而在 MNIST 测试集上为 "
+                         f"{format_pct(errors['test_accuracy']['CNN'], digits=1)}。")
+    lines.append(
+        "**展望。** 记录配置（`params/record.yaml`）把 CNN 训练得更久并集成更多种子，适合时间更充裕或有 GPU 的读者。"
+        "测试集中有一些标注错误的数字（Northcutt 等，2021），这使得高于约 99.8 % 的准确率难以说明问题。"
+        "自然的下一步是针对 FGSM 弱点的对抗训练（Madry 等，2018），以及比 MNIST 更多样的训练数据。")
+    return "\n\n".join(lines)
+
+
+def references(language: str = "en") -> str:
+    """The references section, as markdown (the entries keep their original language)."""
+    title = "参考文献" if language == "zh" else "References"
+    return f"# {title}\n\n" + "\n".join(f"{i}. {ref}" for i, ref in enumerate(REFERENCES, start=1))

