@@ -3,6 +3,7 @@
 PROFILE ?= full
 PYTEST_ARGS ?=
 FORCE ?=
+LANGUAGE ?=
 
 ifneq ($(VIRTUAL_ENV),)
 ENV_DIR := $(VIRTUAL_ENV)
@@ -24,8 +25,8 @@ data: setup       ## fetch and verify MNIST into the cache
 run: data         ## bring the notebooks up to date (PROFILE=full|smoke|record, FORCE=1 re-runs all)
 	$(BIN)/mnist-study run --profile $(PROFILE) $(if $(FORCE),--force)
 
-report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date
-	$(BIN)/mnist-study report $(if $(FORCE),--force)
+report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date (LANGUAGE=zh: mnist_report_zh.*)
+	$(BIN)/mnist-study report $(if $(FORCE),--force) $(if $(LANGUAGE),--language $(LANGUAGE))
 
 test: setup       ## unit tests and the end-to-end smoke run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -37,4 +38,4 @@ bench: setup      ## time smoke and full runs; writes benchmarks/results/pipelin
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:            ## remove generated report files (keeps the data cache and .venv)
-	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf report/.report-inputs.json
+	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf report/.report-inputs.json report/mnist_report_zh.html report/mnist_report_zh.pdf report/.report-inputs.zh.json

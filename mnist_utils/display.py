@@ -76,8 +76,8 @@ def _translated_frame(df):
     out.columns = [tr(c) for c in df.columns]
     out.index = out.index.map(tr)
     out.index.name = tr(df.index.name)
-    for column in out.columns[out.dtypes == object]:
-        out[column] = out[column].map(tr)
+    for i in range(out.shape[1]):  # by position: translated headers may repeat
+        out.iloc[:, i] = out.iloc[:, i].map(tr)
     return out, left
 
 

@@ -96,6 +96,7 @@ KEEP = {
     "einsumdense", "batchnormalization", "maxpooling", "conv2d", "activation", "sequential", "augment",
     "dropout", "probabilities", "normalization", "lenet5", "seed001", "cnn_aug",
 }
+_TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
@@ -124,7 +125,10 @@ def untranslated(text: str) -> bool:
     """Whether ``text`` still holds English words a Chinese reader should not meet
     (math between ``$`` signs and code between backticks do not count)."""
     text = re.sub(r"\$[^$]*\$|`[^`]*`", " ", text)
-    return any(w.lower() not in KEEP for w in _WORD.findall(text))
+    # Tokens with digits or underscores (x_train, float32, t10k-images-idx3-ubyte, checksums)
+    # are identifiers, not words to translate.
+    words = [t for t in _TOKEN.findall(text) if not re.search(r"[\d_]", t)]
+    return any(w.lower() not in KEEP for t in words for w in _WORD.findall(t))
 
 
 def has_chinese(text: str) -> bool:

@@ -255,6 +255,12 @@ def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
     return "\n\n".join(parts)
 
 
+def introduction(language: str) -> str:
+    """The report's introduction (background, aims, how the parts fit together), as markdown:
+    fixed text with no results in it, in ``templates/sections``."""
+    return (TEMPLATES / "sections" / f"introduction.{language}.md").read_text(encoding="utf-8").strip()
+
+
 def localize(cells, language: str) -> list[str]:
     """Keep the markdown cells of ``language`` and put the outputs' ``language`` edition in place,
     in place. Cells tagged for another language are dropped; untagged cells are kept.
@@ -288,7 +294,7 @@ def localize(cells, language: str) -> list[str]:
             out.data = edition["data"]
             if edition.get("caption"):
                 meta["caption"] = edition["caption"]
-            problems += [f"cell {where}: figure label left in English: {t!r}" for t in edition.get("untranslated", [])]
+            problems += [f"cell {where}: label left in English: {t!r}" for t in edition.get("untranslated", [])]
             problems += [f"cell {where}: {m}" for m in edition.get("missing_glyphs", [])]
     cells[:] = kept
     return problems
@@ -377,6 +383,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
     if problems is not None:
         problems += missing
     number_figures_and_tables(body, language)
+    body.insert(0, new_markdown_cell(introduction(language), id="introduction"))
     metrics = metrics or {}
     body.append(new_markdown_cell(summary.conclusions(metrics, record, language), id="conclusions"))
     body.append(new_markdown_cell(summary.references(language), id="references"))

@@ -140,6 +140,50 @@ def test_figures_and_tables_are_numbered_and_cross_references_resolve(smoke):
     assert "The mean image of each class (Figure 3)" in html
 
 
+@pytest.fixture(scope="module")
+def chinese(smoke):
+    """The Chinese edition of the same run: (layout, its paths, what had no translation)."""
+    layout, _, _ = smoke
+    problems = []
+    paths, built = report.build(layout, pipeline.default_layout().params / "report.yaml", language="zh",
+                                warn=problems.append)
+    assert built
+    return layout, paths, problems
+
+
+def test_chinese_edition_is_built_from_the_same_run(chinese):
+    layout, paths, problems = chinese
+    assert problems == []  # every output has its Chinese edition and no figure lost a glyph
+    assert [p.name for p in paths] == ["mnist_report_zh.html", "mnist_report_zh.pdf"]
+    reader = PdfReader(paths[1])
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for expected in ("基于 MNIST 的手写数字识别", "学生姓名", "完成日期", "摘要", "关键词", "目录", "MNIST 数据",
+                     "基线多层感知机", "优化器与激活函数", "正则化与容量", "卷积网络", "误差分析与鲁棒性",
+                     "总结与展望", "参考文献", "附录：可复现性", "LeCun"):
+        assert expected in text, expected
+    for english in ("The MNIST data", "Contents", "Abstract", "Figure 1", "Table 1", "Takeaways"):
+        assert english not in text, english
+    # The numbers are the run's, as in the English edition.
+    baseline = json.loads((layout.artifacts / "02_mlp_baseline" / "metrics.json").read_text())
+    assert f"{100 * baseline['test_accuracy']['mean']:.2f} %" in reader.pages[1].extract_text()
+    # The English edition is untouched and still up to date.
+    _, built = report.build(layout, pipeline.default_layout().params / "report.yaml")
+    assert not built
+
+
+def test_chinese_figures_and_tables_are_numbered_and_cross_references_resolve(chinese):
+    _, paths, _ = chinese
+    html = paths[0].read_text()
+    assert '<html lang="zh-CN">' in html
+    for kind, least in (("图", 20), ("表", 10)):
+        numbers = [int(n) for n in re.findall(rf"<b>{kind} (\d+)\u3000", html)]
+        assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= least, (kind, numbers)
+    body = html.split("<main>")[-1]
+    assert "[@" not in body and "每一类的平均图像（图 3）" in body
+    text = "\n".join(page.extract_text() for page in PdfReader(paths[1]).pages)
+    assert "[@" not in text and "图 3" in text and "表 1" in text
+
+
 def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_factory, tmp_path):
     from conftest import RUNNER_CELL
 

@@ -242,7 +242,10 @@ def test_two_jobs_respect_what_each_notebook_reads(notebook_factory, tmp_path):
 
 def test_a_failure_among_parallel_notebooks_keeps_the_others(notebook_factory, tmp_path):
     layout = _chain(notebook_factory, tmp_path)
-    notebook_factory("04_boom.ipynb", body=["import time\ntime.sleep(1)\nraise RuntimeError('simulated failure')"])
+    boom = notebook_factory("04_boom.ipynb", body=["import time\ntime.sleep(1)\nraise RuntimeError('simulated failure')"])
+    # Reading 01's artifact makes 04 wait for 01, like 02, which comes first in the queue:
+    # so 02 has started when 04 fails, however slowly the kernels start.
+    _set_reads(boom, ["01_w/n.json"])
     with pytest.raises(pipeline.PipelineError, match="04_boom.ipynb failed"):
         pipeline.run("p", layout=layout, log=lambda _: None, jobs=2)
     record = json.loads(layout.run_record.read_text())

@@ -1,5 +1,7 @@
 """Report settings, output cleaning, contents and the reproducibility appendix."""
 
+import copy
+
 import pytest
 from nbformat.v4 import new_markdown_cell
 
@@ -63,11 +65,46 @@ def test_appendix_lists_checksums_parameters_and_times(tmp_path):
 def test_settings_language_is_checked(tmp_path):
     path = tmp_path / "report.yaml"
     path.write_text("language: fr\n")
-    with pytest.raises(report.ReportError, match="'language' must be one of en, got 'fr'"):
+    with pytest.raises(report.ReportError, match="'language' must be one of en, zh, got 'fr'"):
         report.load_settings(path)
+    with pytest.raises(report.ReportError, match="'language' must be one of en, zh, got 'de'"):
+        report.load_settings(path, language="de")
     path.write_text("language: zh\n")
-    with pytest.raises(report.ReportError, match="Chinese edition"):
+    assert report.load_settings(path)["language"] == "zh"
+    assert report.load_settings(path, language="en")["language"] == "en"  # the command line wins
+
+
+def test_settings_may_be_given_per_language(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("title:\n  en: Digits\n  zh: 数字识别\ncourse:\n  en: Machine learning\n")
+    assert report.load_settings(path)["title"] == "Digits"
+    zh = report.load_settings(path, language="zh")
+    assert zh["title"] == "数字识别" and zh["course"] == "Machine learning"  # no zh value: the English one
+    path.write_text("title:\n  en: Digits\n  fr: Chiffres\n")
+    with pytest.raises(report.ReportError, match=r"'title' has value\(s\) for unknown language\(s\) \['fr'\]"):
         report.load_settings(path)
+    path.write_text("student_id:\n  en: '1'\n")  # not a per-language setting
+    with pytest.raises(report.ReportError, match="'student_id' must be str"):
+        report.load_settings(path)
+
+
+def test_chinese_cover_labels_and_file_names(tmp_path):
+    path = tmp_path / "report.yaml"
+    path.write_text("author: 李华\nstudent_id: 2023123456\nmajor_class: 计算机 2 班\ndate: 2026-12-01\nlanguage: zh\n")
+    settings = report.load_settings(path)
+    assert report.cover_fields(settings) == [("学生姓名", "李华"), ("学号", "2023123456"),
+                                             ("专业班级", "计算机 2 班"), ("完成日期", "2026-12-01")]
+    layout = report.Layout(tmp_path / "nb", tmp_path / "params", tmp_path / "report")
+    assert [p.name for p in report.report_paths(layout, "zh")] == ["mnist_report_zh.html", "mnist_report_zh.pdf"]
+    assert [p.name for p in report.report_paths(layout, "en")] == ["mnist_report.html", "mnist_report.pdf"]
+
+
+def test_appendix_in_chinese(tmp_path):
+    record = {"environment": {"git_dirty": False}, "data": {},
+              "notebooks": {"02_mlp": {"profile": "smoke", "parameters": {"epochs": 2}, "jobs": 2,
+                                       "seconds": 1.0, "finished": "2026-01-01T00:00:00+00:00"}}}
+    text = report.appendix(record, [tmp_path / "02_mlp.ipynb"], "zh")
+    assert text.startswith("# 附录：可复现性") and "## 运行时间" in text and "最多有 2 个笔记本同时运行" in text
 
 
 def test_cover_lists_the_filled_in_fields_in_course_paper_order(tmp_path):
@@ -108,6 +145,42 @@ def test_figures_and_tables_are_numbered_in_order_and_references_resolve():
     assert [o.metadata.get("mnist_report", {}).get("number") for o in cells[2].outputs] == [2, None, None]
     assert cells[2].outputs[1].data["text/markdown"] == "computed: see Table 1"  # and the repeated caption is gone
     assert "<b>Table 1. A table</b>" in cells[1].outputs[1].data["text/html"]
+
+
+def test_numbers_and_references_in_chinese():
+    from nbformat.v4 import new_code_cell
+
+    cells = [new_markdown_cell("见 [@fig:a] 和 [@tab:t]。"),
+             new_code_cell(outputs=[_output("figure", "图注", "a"), _output("table", "表注", "t")])]
+    assert report.number_figures_and_tables(cells, "zh") == {"fig:a": "图 1", "tab:t": "表 1"}
+    assert cells[0].source == "见 图 1 和 表 1。"
+    assert "<b>表 1\u3000表注</b>" in cells[1].outputs[1].data["text/html"]
+
+
+def test_localize_keeps_one_language_and_flags_what_has_no_translation():
+    from nbformat.v4 import new_code_cell, new_output
+
+    def md(text, tag=None):
+        return new_markdown_cell(text, metadata={"tags": [tag]} if tag else {})
+
+    figure = _output("figure", "A caption", "a")
+    figure.metadata["mnist_report"]["zh"] = {"data": {"image/png": "WkgK"}, "caption": "图注",
+                                             "untranslated": ["some label"]}
+    prose = new_output("display_data", data={"text/markdown": "The best is **A**."},
+                       metadata={"mnist_report": {"zh": {"data": {"text/markdown": "最好的是 **A**。"}}}})
+    bare = new_output("display_data", data={"text/markdown": "No translation here."})
+    numbers = new_output("display_data", data={"text/markdown": "**98.1 %** ($p < 0.05$)"})
+    cells = [md("# Data", "lang-en"), md("# 数据", "lang-zh"), md("$$x$$"),
+             new_code_cell(outputs=[figure, prose, bare, numbers], id="c1")]
+    english = copy.deepcopy(cells)
+    assert report.localize(english, "en") == [] and [c.source for c in english[:2]] == ["# Data", "$$x$$"]
+    problems = report.localize(cells, "zh")
+    assert [c.source for c in cells[:2]] == ["# 数据", "$$x$$"]
+    outputs = cells[2].outputs
+    assert outputs[0].data == {"image/png": "WkgK"} and outputs[0].metadata["mnist_report"]["caption"] == "图注"
+    assert outputs[1].data == {"text/markdown": "最好的是 **A**。"}
+    assert problems == ["cell c1: label left in English: 'some label'",
+                        "cell c1: output without a zh edition: 'No translation here.'"]
 
 
 def test_unresolved_and_duplicate_references_are_errors():

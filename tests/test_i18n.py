@@ -1,0 +1,76 @@
+"""The translation table, figure localization and the bilingual display outputs."""
+
+import base64
+
+import pytest
+
+from mnist_utils import display, i18n, plots
+
+
+def test_translate_exact_entries_and_patterns():
+    assert i18n.translate("validation accuracy (%)") == "验证准确率 (%)"
+    assert i18n.translate("validation accuracy (%)", "en") == "validation accuracy (%)"
+    assert i18n.translate("relu + adam vs baseline (02)") == "relu + adam 对比基线 (02)"
+    assert i18n.translate("test errors (mean of 3 seeds)") == "测试错误数（3 个种子的平均）"
+    assert i18n.translate("seed pair") == "种子对"  # the exact entry wins over the "seed {}" pattern
+    assert i18n.translate("not in the table") == "not in the table"
+
+
+def test_untranslated_ignores_names_math_and_code():
+    assert not i18n.untranslated("ReLU 配 Adam，$\\varepsilon = 0.1$，`metrics.json`")
+    assert i18n.untranslated("训练 accuracy")
+    assert not i18n.untranslated("98.1 ± 0.2 %")
+
+
+@pytest.fixture()
+def shown(monkeypatch):
+    """What display.* would have put in the notebook: (data, metadata) per output."""
+    import IPython.display
+
+    out = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj, raw=False, metadata=None: out.append((obj, metadata or {})))
+    return out
+
+
+def test_figure_is_published_in_both_languages_with_no_missing_glyph(shown):
+    import numpy as np
+
+    plots.style()
+    fig = plots.class_balance({"train": np.arange(10) + 5, "validation": np.arange(10) + 5})
+    display.figure(fig, "Images per digit", label="t-balance", zh="每个数字的图像数")
+    (english, meta), _caption_for_readers = shown
+    zh = meta["mnist_report"]["zh"]
+    assert zh["caption"] == "每个数字的图像数"
+    assert "untranslated" not in zh and "missing_glyphs" not in zh  # every label translated, every glyph drawn
+    assert base64.b64decode(zh["data"]["image/png"])[:4] == b"\x89PNG"
+    assert zh["data"]["image/png"] != english["image/png"]
+
+
+def test_figure_reports_labels_left_in_english(shown):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.add_subplot().set_xlabel("a label nobody translated")
+    display.figure(fig, "Caption")
+    zh = shown[0][1]["mnist_report"]["zh"]
+    assert "a label nobody translated" in zh["untranslated"] and "Caption" in zh["untranslated"]
+
+
+def test_table_translates_headers_and_text_cells(shown):
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["our CNN", "LeNet-5"], "test accuracy (%)": [99.1, 98.9]})
+    display.table(df, caption="Two models", zh="两个模型")
+    data, meta = shown[0]
+    zh = meta["mnist_report"]["zh"]
+    assert "test accuracy (%)" in data["text/html"]
+    assert "测试准确率 (%)" in zh["data"]["text/html"] and "我们的 CNN" in zh["data"]["text/latex"]
+    assert "两个模型" in zh["data"]["text/latex"] and "untranslated" not in zh
+
+
+def test_markdown_carries_its_translation(shown):
+    display.md("**Done.**", zh="**完成。**")
+    display.md("Only English.")
+    assert shown[0][1] == {"mnist_report": {"zh": {"data": {"text/markdown": "**完成。**"}}}}
+    assert shown[1][1] == {}
