@@ -13,6 +13,20 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 PALETTE = "deep"
+# One colour per model in every figure of the report (indices into PALETTE), so a reader can
+# follow a model from figure to figure: the MLPs blue, our CNN (and notebook 06's "CNN", its
+# best seed) red, the seed studies' CNNs each their own.
+MODEL_COLORS = {"MLP": "C0", "baseline": "C0", "CNN": "C3", "our CNN": "C3", "our CNN, no augmentation": "C1",
+                "BN-CNN": "C2", "LeNet-5": "C4", "seed 001 CNN": "C5"}
+
+
+def colors(names) -> dict[str, str]:
+    """A colour per name: a model's own (``MODEL_COLORS``), the others the palette's free
+    colours in order. Pass the result to several figures to keep other names consistent too."""
+    names = list(dict.fromkeys(names))
+    taken = {MODEL_COLORS[n] for n in names if n in MODEL_COLORS}
+    free = iter([f"C{i}" for i in range(10) if f"C{i}" not in taken] * 2)
+    return {n: MODEL_COLORS.get(n) or next(free) for n in names}
 
 
 def style() -> None:
@@ -154,13 +168,16 @@ def mean_std_heatmap(mean, std, ax=None, label: str = "validation accuracy (%)")
     return fig
 
 
-def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = True):
+def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = True,
+                    palette: dict[str, str] | None = None):
     """One panel per outer key, one line per inner key (mean over seeds, min-max band).
 
     Args:
         curves: {panel: {line: array of shape (seeds, epochs)}}.
         sharey: one y scale for all panels (False when panels show different metrics).
+        palette: line -> colour (default: :func:`colors`).
     """
+    palette = palette or colors(name for lines in curves.values() for name in lines)
     ncols = min(len(curves), 2)
     nrows = int(np.ceil(len(curves) / ncols))
     fig = fig or Figure(figsize=(8.0, 2.6 * nrows))
@@ -168,12 +185,12 @@ def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = Tru
     for ax in axes[len(curves):]:
         ax.set_axis_off()
     for ax, (panel, lines) in zip(axes, curves.items()):
-        for i, (name, runs) in enumerate(lines.items()):
+        for name, runs in lines.items():
             runs = np.asarray(runs)
             epochs = np.arange(1, runs.shape[1] + 1)
-            ax.plot(epochs, runs.mean(axis=0), color=f"C{i}", label=name,
+            ax.plot(epochs, runs.mean(axis=0), color=palette[name], label=name,
                     marker="o" if len(epochs) < 4 else None, markersize=3)
-            ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=f"C{i}", alpha=0.2)
+            ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=palette[name], alpha=0.2)
         ax.set_title(panel, fontsize=10)
         ax.set_xlim(0.5, runs.shape[1] + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -186,14 +203,16 @@ def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = Tru
 
 
 def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}",
-         errors: dict[str, float] | None = None, zoom: bool = False):
-    """A labelled bar per key, optionally with ± error bars; ``zoom`` starts the axis near the data."""
+         errors: dict[str, float] | None = None, zoom: bool = False, palette: dict[str, str] | None = None):
+    """A labelled bar per key, optionally with ± error bars; ``zoom`` starts the axis near the data;
+    ``palette``: key -> colour (default: :func:`colors`)."""
     fig, ax = _axes(ax, (7.0, 2.6))
     names = list(values)
+    palette = palette or colors(names)
     heights = np.array([values[n] for n in names])
     err = None if errors is None else np.array([errors[n] for n in names])
     ax.bar(names, heights, yerr=err, capsize=4 if err is not None else 0,
-           color=[f"C{i}" for i in range(len(names))])
+           color=[palette[n] for n in names])
     top = heights + (0 if err is None else err)
     for i, n in enumerate(names):
         ax.annotate(fmt.format(values[n]), (i, top[i]), xytext=(0, 2), textcoords="offset points",
@@ -241,9 +260,10 @@ def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], a
         floor: lowest accuracy (fraction) shown, so the interesting top stays readable.
     """
     fig, ax = _axes(ax, (7.0, 3.4))
-    for i, (name, runs) in enumerate(curves.items()):
+    palette = colors(curves)
+    for name, runs in curves.items():
         for j, (seconds, accuracy) in enumerate(runs):
-            ax.plot(np.cumsum(seconds), 100 * np.asarray(accuracy), color=f"C{i}", marker="o", markersize=2.5,
+            ax.plot(np.cumsum(seconds), 100 * np.asarray(accuracy), color=palette[name], marker="o", markersize=2.5,
                     alpha=1.0 if j == 0 else 0.45, label=name if j == 0 else None)
     ax.set_xscale("log")
     ax.set_xlabel("training seconds (log scale)")
@@ -259,9 +279,10 @@ def grouped_bars(frame, ylabel: str, ax=None):
     fig, ax = _axes(ax, (7.0, 2.6))
     width = 0.8 / len(frame.columns)
     x = np.arange(len(frame.index))
+    palette = colors(str(c) for c in frame.columns)
     for i, column in enumerate(frame.columns):
         ax.bar(x + (i - (len(frame.columns) - 1) / 2) * width, frame[column], width, label=str(column),
-               color=f"C{i}")
+               color=palette[str(column)])
     ax.set_xticks(x, [str(v) for v in frame.index])
     ax.set_xlabel(frame.index.name or "")
     ax.set_ylabel(ylabel)
@@ -310,8 +331,9 @@ def reliability_diagram(curves: dict[str, dict], ax=None):
     """
     fig, ax = _axes(ax, (4.6, 4.0))
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect calibration")
+    palette = colors(label.split(",")[0] for label in curves)  # "CNN, before" -> the CNN's colour
     for i, (label, table) in enumerate(curves.items()):
-        ax.plot(table["confidence"], table["accuracy"], marker="o", markersize=3, color=f"C{i // 2}",
+        ax.plot(table["confidence"], table["accuracy"], marker="o", markersize=3, color=palette[label.split(",")[0]],
                 linestyle=":" if i % 2 == 0 else "-", label=label)
     ax.set_xlabel("confidence (top probability)")
     ax.set_ylabel("accuracy")
@@ -348,9 +370,10 @@ def robustness(curves: dict[str, dict[str, tuple[list[float], list[float]]]], fi
     axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
     for ax in axes[len(curves):]:
         ax.set_axis_off()
+    palette = colors(model for lines in curves.values() for model in lines)
     for ax, (panel, lines) in zip(axes, curves.items()):
-        for i, (model, (levels, accuracy)) in enumerate(lines.items()):
-            ax.plot(levels, 100 * np.asarray(accuracy), marker="o", markersize=3, color=f"C{i}", label=model)
+        for model, (levels, accuracy) in lines.items():
+            ax.plot(levels, 100 * np.asarray(accuracy), marker="o", markersize=3, color=palette[model], label=model)
         ax.set_xlabel(panel, fontsize=9)
         ax.set_ylim(0, 102)
     for ax in axes[::ncols]:

@@ -399,7 +399,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
         "title": settings["title"],
         "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract,
                          "cjk_font_dir": f"{CJK_FONT_DIR}/"},
-        "language_code": {"en": "en", "zh": "zh-CN"}[language],  # the HTML's lang attribute
+        "language_code": language,  # the HTML's lang attribute (nbconvert takes ISO 639-1 codes only)
     }
     if settings["author"]:
         meta["authors"] = [{"name": settings["author"]}]
