@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("report", help="build report/mnist_report.html and .pdf (mnist_report_zh.* in Chinese)")
     b.add_argument("--settings", help="report settings YAML (default: params/report.yaml)")
     b.add_argument("--include-code", action="store_true", default=None,
-                   help="show code cells (overrides the settings file)")
+                   help="add an appendix with every notebook's code (overrides the settings file)")
     b.add_argument("--report-dir", help="folder holding executed/ and artifacts/ (default: report/)")
     b.add_argument("--force", action="store_true", help="rebuild even if nothing it depends on changed")
     b.add_argument("--language", choices=i18n.LANGUAGES,

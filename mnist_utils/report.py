@@ -255,6 +255,24 @@ def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
     return "\n\n".join(parts)
 
 
+def code_appendix(executed: list[Path], language: str = "en") -> str:
+    """Markdown of the code appendix: every notebook's code cells, in order (the parameter
+    values papermill injected are in the reproducibility appendix instead)."""
+    import nbformat
+
+    parts = ["# 附录：代码" if language == "zh" else "# Appendix: code",
+             "每个笔记本的代码单元，按运行顺序排列；`mnist_utils` 包的源代码随项目一起提供。" if language == "zh" else
+             "Each notebook's code cells in the order they ran; the `mnist_utils` package they import "
+             "comes with the project."]
+    for path in executed:
+        cells = nbformat.read(path, as_version=4).cells
+        code = [c.source.strip() for c in cells if c.cell_type == "code" and c.source.strip()
+                and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+        parts.append(f"## `{path.stem}`")
+        parts += [f"```python\n{source}\n```" for source in code]
+    return "\n\n".join(parts)
+
+
 def introduction(language: str) -> str:
     """The report's introduction (background, aims, how the parts fit together), as markdown:
     fixed text with no results in it, in ``templates/sections``."""
@@ -388,6 +406,8 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
     body.append(new_markdown_cell(summary.conclusions(metrics, record, language), id="conclusions"))
     body.append(new_markdown_cell(summary.references(language), id="references"))
     body.append(new_markdown_cell(appendix(record, executed, language), id="appendix"))
+    if settings["include_code"]:
+        body.append(new_markdown_cell(code_appendix(executed, language), id="code"))
     abstract = summary.abstract(metrics, record, language)
     # The PDF sets the cover, abstract and contents in its title block (templates/mnist_latex).
     front = [new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
@@ -398,7 +418,8 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
         "language_info": {"name": "python"},
         "title": settings["title"],
         "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract,
-                         "cjk_font_dir": f"{CJK_FONT_DIR}/"},
+                         # Chinese text: the Chinese edition, or the code appendix (its zh= strings).
+                         "cjk": language == "zh" or settings["include_code"], "cjk_font_dir": f"{CJK_FONT_DIR}/"},
         "language_code": language,  # the HTML's lang attribute (nbconvert takes ISO 639-1 codes only)
     }
     if settings["author"]:
@@ -406,7 +427,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
     return new_notebook(cells=front + body, metadata=meta)
 
 
-def _preprocessors(include_code: bool, drop_tag: str):
+def _preprocessors(drop_tag: str):
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
     class CleanOutputs(Preprocessor):
@@ -426,18 +447,17 @@ def _preprocessors(include_code: bool, drop_tag: str):
                             continue
                     kept.append(out)
                 cell.outputs = kept
-            if not include_code:
-                nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.outputs]
+            nb.cells = [c for c in nb.cells if c.cell_type != "code" or c.outputs]
             return nb, resources
 
     return [TagRemovePreprocessor(remove_cell_tags={drop_tag}), CleanOutputs()]
 
 
-def _exporter(cls, template: str, include_code: bool, drop_tag: str, **kwargs):
+def _exporter(cls, template: str, drop_tag: str, **kwargs):
+    # The body shows what the code produced; the code itself, when asked for, is in an appendix.
     exporter = cls(template_name=template, extra_template_basedirs=[str(TEMPLATES)],
-                   exclude_input=not include_code, exclude_input_prompt=True,
-                   exclude_output_prompt=True, **kwargs)
-    for pre in _preprocessors(include_code, drop_tag):
+                   exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, **kwargs)
+    for pre in _preprocessors(drop_tag):
         exporter.register_preprocessor(pre, enabled=True)
     return exporter
 
@@ -474,11 +494,11 @@ def mathjax_source(cache: Path | None = None) -> str:
     return target.read_text(encoding="utf-8")
 
 
-def build_html(nb, include_code: bool) -> str:
+def build_html(nb) -> str:
     """The report as one self-contained HTML page."""
     from nbconvert import HTMLExporter
 
-    exporter = _exporter(HTMLExporter, "mnist_html", include_code, "latex-only", embed_images=True,
+    exporter = _exporter(HTMLExporter, "mnist_html", "latex-only", embed_images=True,
                          language_code=nb.metadata.get("language_code", "en"))
     body, _ = exporter.from_notebook_node(nb, resources={"mathjax_js": mathjax_source()})
     return body
@@ -514,7 +534,7 @@ def _converging_pdf_exporter():
     return ConvergingPDFExporter
 
 
-def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
+def build_pdf(nb, failed_dir: Path) -> bytes:
     """The report as PDF, through nbconvert's LaTeX exporter and xelatex."""
     from nbconvert.exporters.pdf import LatexFailed
 
@@ -524,15 +544,16 @@ def build_pdf(nb, include_code: bool, failed_dir: Path) -> bytes:
             f"The PDF needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
             f"installed. `make report` installs them; by hand (Debian/Ubuntu): apt-get install "
             f"texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc")
-    if nb.metadata.get("mnist_report", {}).get("language") == "zh":
+    if nb.metadata.get("mnist_report", {}).get("cjk"):
         fonts = [f for f in CJK_FONT_FILES if not (CJK_FONT_DIR / f).is_file()]
         xecjk = subprocess.run(["kpsewhich", "xeCJK.sty"], capture_output=True, text=True).stdout.strip()
         if fonts or not xecjk:
             raise ReportError(
-                "The Chinese PDF needs the Noto CJK fonts in " f"{CJK_FONT_DIR} and LaTeX's xeCJK package"
+                "Chinese text in the PDF (the Chinese edition, or the code appendix) needs the Noto CJK fonts in "
+                f"{CJK_FONT_DIR} and LaTeX's xeCJK package"
                 f"{' (missing: ' + ', '.join(fonts) + ')' if fonts else ''}. `make setup` installs them; by hand "
                 "(Debian/Ubuntu): apt-get install fonts-noto-cjk texlive-lang-cjk")
-    exporter = _exporter(_converging_pdf_exporter(), "mnist_latex", include_code, "html-only")
+    exporter = _exporter(_converging_pdf_exporter(), "mnist_latex", "html-only")
     try:
         pdf, _ = exporter.from_notebook_node(nb)
     except LatexFailed as e:
@@ -605,8 +626,8 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         warn(f"warning: {len(problems)} item(s) of the report have no {language} edition and show in English "
              f"or with missing glyphs:\n  - " + "\n  - ".join(problems[:20])
              + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
-    page = build_html(nb, settings["include_code"])
-    pdf = build_pdf(nb, settings["include_code"], layout.failed)  # the exporters work on copies
+    page = build_html(nb)
+    pdf = build_pdf(nb, layout.failed)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp
     artifacts.write_text(html_path, page)
     with artifacts.atomic_path(pdf_path) as tmp:

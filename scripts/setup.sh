@@ -16,11 +16,11 @@ tex_ok=1
 command -v xelatex >/dev/null 2>&1 || tex_ok=0
 if [ "$tex_ok" = 1 ]; then
   # nbconvert's LaTeX template needs these beyond a bare xelatex.
-  for sty in adjustbox.sty titling.sty upquote.sty eurosym.sty ucs.sty mathrsfs.sty soul.sty fancyhdr.sty lmodern.sty; do
+  for sty in adjustbox.sty titling.sty upquote.sty eurosym.sty ucs.sty mathrsfs.sty soul.sty fancyhdr.sty lmodern.sty fvextra.sty; do
     kpsewhich "$sty" >/dev/null 2>&1 || { tex_ok=0; break; }
   done
 fi
-[ "$tex_ok" = 1 ] || need+=(texlive-xetex texlive-fonts-recommended texlive-plain-generic)
+[ "$tex_ok" = 1 ] || need+=(texlive-xetex texlive-fonts-recommended texlive-plain-generic texlive-latex-extra)
 # The Chinese edition: Noto CJK fonts (figures, PDF) and xeCJK (the PDF).
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 { [ "$tex_ok" = 1 ] && kpsewhich xeCJK.sty >/dev/null 2>&1; } || need+=(texlive-lang-cjk)

@@ -243,7 +243,8 @@ def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke,
     layout, _, _ = smoke
     real = pipeline.default_layout().params / "report.yaml"
     settings = {**yaml.safe_load(real.read_text()), "subtitle": "Rebuilt from unchanged notebooks",
-                "author": "Li Hua", "student_id": 2023123456, "major_class": "Computer Science 2"}
+                "author": "Li Hua", "student_id": 2023123456, "major_class": "Computer Science 2",
+                "include_code": True}
     (tmp_path / "report.yaml").write_text(yaml.safe_dump(settings))
     _, built = report.build(layout, tmp_path / "report.yaml")
     assert built
@@ -252,6 +253,11 @@ def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke,
                      "Computer Science 2", "Li Hua"):
         assert expected in text
     assert "<th>Student ID</th><td>2023123456</td>" in (layout.report / "mnist_report.html").read_text()
+    # The code, when asked for, is an appendix; the body still shows outputs only.
+    text = "\n".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages)
+    assert "Appendix: code" in text and "display.figure(fig" in text
+    html = (layout.report / "mnist_report.html").read_text()
+    assert html.index("Appendix: code") < html.index("display.figure(fig")
     assert _up_to_date_except(_run(layout), {})
 
 

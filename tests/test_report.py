@@ -191,3 +191,18 @@ def test_unresolved_and_duplicate_references_are_errors():
     with pytest.raises(report.ReportError) as err:
         report.number_figures_and_tables(cells)
     assert "[@fig:nope] refers to no captioned figure" in str(err.value) and "'fig:a' is used twice" in str(err.value)
+
+
+def test_code_appendix_lists_each_notebooks_code_but_not_the_injected_values(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_markdown_cell("# Data"), new_code_cell("epochs = 10", metadata={"tags": ["parameters"]}),
+                             new_code_cell("epochs = 2", metadata={"tags": ["injected-parameters"]}),
+                             new_code_cell("print(epochs)"), new_code_cell("  ")])
+    nbformat.write(nb, tmp_path / "01_data.ipynb")
+    text = report.code_appendix([tmp_path / "01_data.ipynb"])
+    assert text.startswith("# Appendix: code") and "## `01_data`" in text
+    assert "```python\nepochs = 10\n```" in text and "```python\nprint(epochs)\n```" in text
+    assert "epochs = 2" not in text and text.count("```python") == 2
+    assert report.code_appendix([tmp_path / "01_data.ipynb"], "zh").startswith("# 附录：代码")
