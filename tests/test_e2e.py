@@ -257,7 +257,8 @@ def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke,
     text = "\n".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages)
     assert "Appendix: code" in text and "display.figure(fig" in text
     html = (layout.report / "mnist_report.html").read_text()
-    assert html.index("Appendix: code") < html.index("display.figure(fig")
+    code = '<span class="n">display</span><span class="o">.</span><span class="n">figure</span>'  # highlighted
+    assert html.index("Appendix: code") < html.index(code)
     assert _up_to_date_except(_run(layout), {})
 
 
