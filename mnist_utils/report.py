@@ -268,7 +268,7 @@ def code_appendix(executed: list[Path], language: str = "en") -> str:
         cells = nbformat.read(path, as_version=4).cells
         code = [c.source.strip() for c in cells if c.cell_type == "code" and c.source.strip()
                 and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-        parts.append(f"## `{path.stem}`")
+        parts.append(f"## {path.stem}")
         parts += [f"```python\n{source}\n```" for source in code]
     return "\n\n".join(parts)
 
@@ -302,7 +302,7 @@ def localize(cells, language: str) -> list[str]:
             meta = out.get("metadata", {}).get("mnist_report", {})
             if "caption_of" in meta:
                 continue  # the notebook readers' copy of a caption; the report drops it
-            where = f"{cell.get('id', '?')}"
+            where = cell.get("id", "?")
             edition = meta.get(language)
             if edition is None:
                 text = out.data.get("text/markdown") or out.data.get("text/html") or ""

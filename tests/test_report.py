@@ -202,7 +202,7 @@ def test_code_appendix_lists_each_notebooks_code_but_not_the_injected_values(tmp
                              new_code_cell("print(epochs)"), new_code_cell("  ")])
     nbformat.write(nb, tmp_path / "01_data.ipynb")
     text = report.code_appendix([tmp_path / "01_data.ipynb"])
-    assert text.startswith("# Appendix: code") and "## `01_data`" in text
+    assert text.startswith("# Appendix: code") and "## 01_data" in text
     assert "```python\nepochs = 10\n```" in text and "```python\nprint(epochs)\n```" in text
     assert "epochs = 2" not in text and text.count("```python") == 2
     assert report.code_appendix([tmp_path / "01_data.ipynb"], "zh").startswith("# 附录：代码")
