@@ -18,7 +18,7 @@ def save_keras(model, path: Path, x_check: np.ndarray) -> float:
         The largest absolute difference between the two models' probabilities on
         ``x_check`` (0 when the round trip is exact).
     """
-    from mnist_utils import models
+    from mnist_utils import layers, models  # noqa: F401  (layers: the custom layers a model may hold)
 
     keras = backend.keras()
 

@@ -110,14 +110,11 @@ def single_branch(model, branch: int, build):
 
 
 def augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, name: str = "augment"):
-    """Random small rotations, shifts and zooms (Keras preprocessing layers; active only in training)."""
-    keras = backend.keras()
+    """Random small rotations, shifts and zooms, active only in training: one affine
+    transform per image (``layers.RandomAffine``: one interpolation instead of three)."""
+    from mnist_utils import layers
 
-    return keras.Sequential([
-        keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant"),
-        keras.layers.RandomTranslation(shift, shift, fill_mode="constant"),
-        keras.layers.RandomZoom(zoom, fill_mode="constant"),
-    ], name=name)
+    return layers.RandomAffine(rotation_degrees, shift, zoom, name=name)
 
 
 def _image_input(augment: dict | None):

@@ -119,6 +119,8 @@ def default_model(artifacts_dir: Path) -> Path:
 
 def load_model(path: Path):
     """Load a .keras model with ``safe_mode=True`` (no arbitrary code from the file)."""
+    from mnist_utils import layers  # noqa: F401  (registers the custom layers the models may hold)
+
     keras = backend.keras()
 
     path = Path(path)

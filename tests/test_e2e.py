@@ -71,12 +71,12 @@ def test_exported_cnn_loads_and_agrees_with_keras(smoke):
     """The three exports notebook 06 will load: .keras reloads safely, TFLite predicts like Keras."""
     import numpy as np
 
-    from mnist_utils import backend, data, export
+    from mnist_utils import data, export, predict
 
     layout, _, _ = smoke
     out = layout.artifacts / "05_cnn"
     best = json.loads((out / "metrics.json").read_text())["best"]
-    model = backend.keras().models.load_model(out / best["keras"], safe_mode=True)
+    model = predict.load_model(out / best["keras"])  # safe_mode=True
     x = data.split(data.load_mnist()).x_test[:500]
     keras_probs = model.predict(x, verbose=0)
     np.testing.assert_allclose(keras_probs, np.load(out / "best_cnn_test_probs.npy")[:500], atol=1e-5)
