@@ -268,8 +268,8 @@ def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], a
     ax.set_xscale("log")
     ax.set_xlabel("training seconds (log scale)")
     ax.set_ylabel("validation accuracy (%)")
-    if floor is not None:
-        ax.set_ylim(bottom=100 * floor)
+    # An accuracy axis ends at 100 % (matplotlib's margin would run it past).
+    ax.set_ylim(100 * floor if floor is not None else None, min(ax.get_ylim()[1], 100.0))
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
