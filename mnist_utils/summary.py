@@ -79,108 +79,82 @@ def _int8(m: dict) -> tuple[dict | None, float | None]:
 
 
 def findings(metrics: dict[str, dict], record: dict, language: str = "en") -> dict[str, str]:
-    """One sentence per study, keyed by notebook, for the notebooks that have results."""
-    if language == "zh":
-        return _findings_zh(metrics, record)
+    """One sentence per study, keyed by notebook, for the notebooks that have results
+    (``language``: "en" or "zh"; the numbers are looked up once, the sentences written in both)."""
+    zh = language == "zh"
+
+    def t(english: str, chinese: str) -> str:
+        return chinese if zh else english
+
+    names = NAMES_ZH if zh else NAMES
     out = {}
     if (m := metrics.get("02_mlp_baseline")) is not None:
-        spread = "mean ± standard deviation over " if len(m["seeds"]) > 1 else ""
-        out["02"] = (f"A multilayer perceptron with one hidden layer of {m['hidden_units']} units reaches "
-                     f"{_pct(m['test_accuracy'])} test accuracy ({spread}{_seeds(len(m['seeds']))}).")
+        n, several = len(m["seeds"]), len(m["seeds"]) > 1
+        out["02"] = t(f"A multilayer perceptron with one hidden layer of {m['hidden_units']} units reaches "
+                      f"{_pct(m['test_accuracy'])} test accuracy "
+                      f"({'mean ± standard deviation over ' if several else ''}{_seeds(n)}).",
+                      f"含一个 {m['hidden_units']} 单元隐藏层的多层感知机测试准确率为 "
+                      f"{_pct(m['test_accuracy'])}（{'均值 ± 标准差，' if several else ''}{n} 个种子）。")
     if (m := metrics.get("03_optimizers_activations")) is not None:
         best = m["best"]
-        claim = ("as the seed study claimed" if (best["activation"], best["optimizer"]) == ("relu", "adam") else
-                 "so the seed study's claim that ReLU with Adam is best does not hold here; ReLU with Adam "
-                 f"scores {_pct(m['relu_adam_test_accuracy'])}")
-        out["03"] = (f"Of four optimizers, each at its own tuned learning rate, and four activations, "
-                     f"{NAMES.get(best['activation'], best['activation'])} with "
-                     f"{NAMES.get(best['optimizer'], best['optimizer'])} is best on validation and scores "
-                     f"{_pct(best['test_accuracy'])} on test ({claim}).")
+        activation, optimizer = (names.get(best[k], best[k]) for k in ("activation", "optimizer"))
+        if (best["activation"], best["optimizer"]) == ("relu", "adam"):
+            claim = t("as the seed study claimed", "与种子研究的结论一致")
+        else:
+            relu_adam = _pct(m["relu_adam_test_accuracy"])
+            claim = t("so the seed study's claim that ReLU with Adam is best does not hold here; ReLU with Adam "
+                      f"scores {relu_adam}",
+                      f"因此种子研究“ReLU 配 Adam 最好”的结论在这里不成立；ReLU 配 Adam 的测试准确率为 {relu_adam}")
+        out["03"] = t(f"Of four optimizers, each at its own tuned learning rate, and four activations, "
+                      f"{activation} with {optimizer} is best on validation and scores "
+                      f"{_pct(best['test_accuracy'])} on test ({claim}).",
+                      f"在四种优化器（各用调好的学习率）和四种激活函数中，{activation} 配 {optimizer} 的验证准确率最高，"
+                      f"测试准确率为 {_pct(best['test_accuracy'])}（{claim}）。")
     if (m := metrics.get("04_regularization")) is not None:
         best = m["best"]
         hidden = " × ".join(str(h) for h in m["hidden"])
+        setting = i18n.translate(best["setting"], language)
         target = _target(record, "04_regularization")
-        verdict = (f", {'meeting' if best['meets_target'] else 'short of'} the {format_pct(target, digits=1)} "
-                   f"target" if target else "")
-        out["04"] = (f"Among the regularizers compared on a {hidden} MLP, {best['setting']} is best on "
-                     f"validation, with {_pct(best['test_accuracy'])} test accuracy{verdict}.")
+        verdict = t(f", {'meeting' if best['meets_target'] else 'short of'} the {format_pct(target, digits=1)} target",
+                    f"，{'达到' if best['meets_target'] else '未达到'} {format_pct(target, digits=1)} 的目标") if target else ""
+        out["04"] = t(f"Among the regularizers compared on a {hidden} MLP, {setting} is best on "
+                      f"validation, with {_pct(best['test_accuracy'])} test accuracy{verdict}.",
+                      f"在 {hidden} 的 MLP 上比较的正则化方法中，{setting} 的验证准确率最高，"
+                      f"测试准确率为 {_pct(best['test_accuracy'])}{verdict}。")
     if (m := metrics.get("05_cnn")) is not None:
         ours = m["ours"]
-        runs = m["runs"]["our CNN"] if "our CNN" in m.get("runs", {}) else []
+        n = len(m["runs"]["our CNN"]) if "our CNN" in m.get("runs", {}) else 0
         int8, keras_size = _int8(m)
-        export = (f" Quantized to int8 for TensorFlow Lite, the best seed keeps {int8['test accuracy (%)']:.2f} % "
-                  f"in a file {keras_size / int8['file size (KB)']:.1f} times smaller than its Keras original."
-                  if int8 and keras_size else "")
-        out["05"] = (f"A batch-normalized CNN trained with a warm-up and cosine learning-rate schedule and "
-                     f"data augmentation reaches {_pct(ours['test_accuracy'])} over {_seeds(len(runs))}, and "
-                     f"{_pct(ours['ensemble_test_accuracy'])} as an ensemble of those seeds.{export}")
+        export = t(f" Quantized to int8 for TensorFlow Lite, the best seed keeps {int8['test accuracy (%)']:.2f} % "
+                   f"in a file {keras_size / int8['file size (KB)']:.1f} times smaller than its Keras original.",
+                   f"量化为 TensorFlow Lite int8 后，最佳种子的模型文件比 Keras 原文件小 "
+                   f"{keras_size / int8['file size (KB)']:.1f} 倍，测试准确率为 {int8['test accuracy (%)']:.2f} %。"
+                   ) if int8 and keras_size else ""
+        out["05"] = t(f"A batch-normalized CNN trained with a warm-up and cosine learning-rate schedule and "
+                      f"data augmentation reaches {_pct(ours['test_accuracy'])} over {_seeds(n)}, and "
+                      f"{_pct(ours['ensemble_test_accuracy'])} as an ensemble of those seeds.{export}",
+                      f"采用批归一化、预热加余弦学习率调度和数据增强训练的 CNN 在 {n} 个种子上的测试准确率为 "
+                      f"{_pct(ours['test_accuracy'])}，这些种子的集成为 {_pct(ours['ensemble_test_accuracy'])}。{export}")
     if (m := metrics.get("06_error_analysis")) is not None:
         cal = {row["model"]: row for row in m.get("calibration", [])}
         top = m.get("top_confusions_cnn", [{}])[0]
         fgsm = m.get("robustness", {}).get("FGSM ε", {}).get("CNN")
-        parts = [f"The error analysis compares the best MLP ({_pct(m['test_accuracy']['MLP'])}) with the best "
-                 f"CNN ({_pct(m['test_accuracy']['CNN'])})"]
+        mlp, cnn = _pct(m["test_accuracy"]["MLP"]), _pct(m["test_accuracy"]["CNN"])
+        parts = [t(f"The error analysis compares the best MLP ({mlp}) with the best CNN ({cnn})",
+                   f"误差分析比较了最佳 MLP（{mlp}）与最佳 CNN（{cnn}）")]
         if top:
-            parts.append(f"the CNN most often mistakes a {top['true']} for a {top['predicted']} "
-                         f"({top['count']} test images)")
+            parts.append(t(f"the CNN most often mistakes a {top['true']} for a {top['predicted']} "
+                           f"({top['count']} test images)",
+                           f"CNN 最常把 {top['true']} 误认为 {top['predicted']}（{top['count']} 张测试图像）"))
         if "CNN" in cal:
-            parts.append(f"temperature scaling moves its expected calibration error from "
-                         f"{cal['CNN']['ECE before (%)']:.2f} % to {cal['CNN']['ECE after (%)']:.2f} %")
+            before, after = (f"{cal['CNN'][f'ECE {w} (%)']:.2f} %" for w in ("before", "after"))
+            parts.append(t(f"temperature scaling moves its expected calibration error from {before} to {after}",
+                           f"温度缩放把它的期望校准误差从 {before} 变为 {after}"))
         if fgsm and len(fgsm["levels"]) > 1:
-            parts.append(f"an FGSM attack of $\\varepsilon = {fgsm['levels'][1]:g}$ lowers its accuracy to "
-                         f"{format_pct(fgsm['accuracy'][1], digits=1)}")
-        out["06"] = "; ".join(parts) + "."
-    return out
-
-
-def _findings_zh(metrics: dict[str, dict], record: dict) -> dict[str, str]:
-    """:func:`findings` in Chinese."""
-    out = {}
-    if (m := metrics.get("02_mlp_baseline")) is not None:
-        spread = "均值 ± 标准差，" if len(m["seeds"]) > 1 else ""
-        out["02"] = (f"含一个 {m['hidden_units']} 单元隐藏层的多层感知机测试准确率为 "
-                     f"{_pct(m['test_accuracy'])}（{spread}{len(m['seeds'])} 个种子）。")
-    if (m := metrics.get("03_optimizers_activations")) is not None:
-        best = m["best"]
-        claim = ("与种子研究的结论一致" if (best["activation"], best["optimizer"]) == ("relu", "adam") else
-                 f"因此种子研究“ReLU 配 Adam 最好”的结论在这里不成立；ReLU 配 Adam 的测试准确率为 "
-                 f"{_pct(m['relu_adam_test_accuracy'])}")
-        out["03"] = (f"在四种优化器（各用调好的学习率）和四种激活函数中，"
-                     f"{NAMES_ZH.get(best['activation'], best['activation'])} 配 "
-                     f"{NAMES_ZH.get(best['optimizer'], best['optimizer'])} 的验证准确率最高，测试准确率为 "
-                     f"{_pct(best['test_accuracy'])}（{claim}）。")
-    if (m := metrics.get("04_regularization")) is not None:
-        best = m["best"]
-        hidden = " × ".join(str(h) for h in m["hidden"])
-        target = _target(record, "04_regularization")
-        verdict = (f"，{'达到' if best['meets_target'] else '未达到'} {format_pct(target, digits=1)} 的目标"
-                   if target else "")
-        out["04"] = (f"在 {hidden} 的 MLP 上比较的正则化方法中，{i18n.translate(best['setting'])} 的验证准确率最高，"
-                     f"测试准确率为 {_pct(best['test_accuracy'])}{verdict}。")
-    if (m := metrics.get("05_cnn")) is not None:
-        ours = m["ours"]
-        runs = m["runs"]["our CNN"] if "our CNN" in m.get("runs", {}) else []
-        int8, keras_size = _int8(m)
-        export = (f"量化为 TensorFlow Lite int8 后，最佳种子的模型文件比 Keras 原文件小 "
-                  f"{keras_size / int8['file size (KB)']:.1f} 倍，测试准确率为 {int8['test accuracy (%)']:.2f} %。"
-                  if int8 and keras_size else "")
-        out["05"] = (f"采用批归一化、预热加余弦学习率调度和数据增强训练的 CNN 在 {len(runs)} 个种子上的测试准确率为 "
-                     f"{_pct(ours['test_accuracy'])}，这些种子的集成为 {_pct(ours['ensemble_test_accuracy'])}。{export}")
-    if (m := metrics.get("06_error_analysis")) is not None:
-        cal = {row["model"]: row for row in m.get("calibration", [])}
-        top = m.get("top_confusions_cnn", [{}])[0]
-        fgsm = m.get("robustness", {}).get("FGSM ε", {}).get("CNN")
-        parts = [f"误差分析比较了最佳 MLP（{_pct(m['test_accuracy']['MLP'])}）与最佳 CNN"
-                 f"（{_pct(m['test_accuracy']['CNN'])}）"]
-        if top:
-            parts.append(f"CNN 最常把 {top['true']} 误认为 {top['predicted']}（{top['count']} 张测试图像）")
-        if "CNN" in cal:
-            parts.append(f"温度缩放把它的期望校准误差从 {cal['CNN']['ECE before (%)']:.2f} % 降到 "
-                         f"{cal['CNN']['ECE after (%)']:.2f} %")
-        if fgsm and len(fgsm["levels"]) > 1:
-            parts.append(f"$\\varepsilon = {fgsm['levels'][1]:g}$ 的 FGSM 攻击使其准确率降到 "
-                         f"{format_pct(fgsm['accuracy'][1], digits=1)}")
-        out["06"] = "；".join(parts) + "。"
+            epsilon, left = f"$\\varepsilon = {fgsm['levels'][1]:g}$", format_pct(fgsm["accuracy"][1], digits=1)
+            parts.append(t(f"an FGSM attack of {epsilon} lowers its accuracy to {left}",
+                           f"{epsilon} 的 FGSM 攻击使其准确率降到 {left}"))
+        out["06"] = t("; ".join(parts) + ".", "；".join(parts) + "。")
     return out
 
 

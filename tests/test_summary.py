@@ -44,3 +44,16 @@ def test_conclusions_compute_the_gap_and_references_are_numbered():
     assert refs.startswith("# References") and f"{len(summary.REFERENCES)}. " in refs
     for author in ("LeCun", "Srivastava", "Kingma", "Glorot", "Goodfellow", "Madry", "Northcutt"):
         assert author in refs
+
+
+def test_chinese_abstract_and_conclusions_state_the_same_numbers():
+    text = summary.abstract(METRICS, RECORD, "zh")
+    assert text.startswith("**摘要：**") and "**关键词：**" in text
+    for expected in ("97.62 ± 0.10 %（均值 ± 标准差，3 个种子）", "GELU 配 Adam", "ReLU 配 Adam 的测试准确率为 97.66 ± 0.05 %",
+                     "256 × 256 的 MLP", "达到 98.3 % 的目标", "最佳 MLP（98.61 %）", "CNN 最常把 9 误认为 4（7 张测试图像）",
+                     "从 0.13 % 变为 0.15 %", "$\\varepsilon = 0.05$ 的 FGSM 攻击使其准确率降到 87.6 %"):
+        assert expected in text, expected
+    assert summary.findings(METRICS, RECORD, "zh").keys() == summary.findings(METRICS, RECORD).keys()
+    conclusions = summary.conclusions(METRICS, RECORD, "zh")
+    assert conclusions.startswith("# 总结与展望") and "领先最佳 MLP 0.61 个百分点" in conclusions
+    assert summary.references("zh").startswith("# 参考文献")
