@@ -159,8 +159,9 @@ def register_cjk_font() -> bool:
 
 
 def localize_figure(fig, language: str = "zh") -> list[str]:
-    """Translate every label of a drawn matplotlib figure in place: titles, axis labels,
-    legends, annotations and the tick labels of categorical axes.
+    """Translate every label of a matplotlib figure in place: titles, axis labels, legends,
+    annotations and the tick labels of categorical axes. The figure must have been drawn
+    (saved) once, which is when matplotlib creates its tick labels.
 
     Returns:
         The texts left with English words in them (for the build to report).
@@ -168,7 +169,6 @@ def localize_figure(fig, language: str = "zh") -> list[str]:
     from matplotlib.text import Text
     from matplotlib.ticker import FuncFormatter
 
-    fig.canvas.draw()  # tick labels exist only once drawn
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             labels = [t.get_text() for t in axis.get_ticklabels()]
@@ -182,6 +182,5 @@ def localize_figure(fig, language: str = "zh") -> list[str]:
         text.set_text(translate(text.get_text(), language))
         # A text's font family is fixed when it is created, so set the fallback list on each.
         text.set_fontfamily(FIGURE_FONTS)
-    fig.canvas.draw()
     left = {t.get_text() for t in fig.findobj(Text) if t.get_visible() and untranslated(t.get_text())}
     return sorted(left)

