@@ -88,13 +88,13 @@ KEEP = {
     "gelu", "elu", "selu", "swish", "leaky", "softmax", "mlp", "cnn", "cnns", "mlps", "lenet", "bn",
     "tflite", "tensorflow", "lite", "keras", "int8", "float32", "float16", "mnist", "emnist", "qmnist",
     "fgsm", "pgd", "ece", "he", "glorot", "xavier", "dropout", "ms", "kb", "mb", "gb", "px", "cpu",
-    "gpu", "xla", "mcnemar", "scikit", "learn", "sklearn", "svm", "knn", "pca", "ci", "mb", "s",
+    "gpu", "xla", "mcnemar", "scikit", "learn", "sklearn", "svm", "knn", "pca", "ci", "s",
     "std", "sd", "auc", "roc", "lr", "id", "max", "min", "log", "nll", "ssim", "grad", "cam",
     "smoothgrad", "saliency", "l1", "l2", "batchnorm", "gap", "fc", "conv", "pool", "top", "nesterov",
     # Keras layer names and types, and the shape notation of the layer tables
     "dense", "hidden", "output", "flatten", "inputlayer", "input", "image", "channel", "batch", "reshape",
     "einsumdense", "batchnormalization", "maxpooling", "conv2d", "activation", "sequential", "augment",
-    "dropout", "probabilities", "normalization", "lenet5", "seed001", "cnn_aug",
+    "probabilities", "normalization", "lenet5", "seed001", "cnn_aug",
 }
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")

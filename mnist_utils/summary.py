@@ -78,15 +78,16 @@ def _int8(m: dict) -> tuple[dict | None, float | None]:
     return int8, keras_size
 
 
+def _chooser(language: str):
+    """``t(english, chinese)``: the one of the two in ``language``."""
+    return lambda english, chinese: chinese if language == "zh" else english
+
+
 def findings(metrics: dict[str, dict], record: dict, language: str = "en") -> dict[str, str]:
     """One sentence per study, keyed by notebook, for the notebooks that have results
     (``language``: "en" or "zh"; the numbers are looked up once, the sentences written in both)."""
-    zh = language == "zh"
-
-    def t(english: str, chinese: str) -> str:
-        return chinese if zh else english
-
-    names = NAMES_ZH if zh else NAMES
+    t = _chooser(language)
+    names = t(NAMES, NAMES_ZH)
     out = {}
     if (m := metrics.get("02_mlp_baseline")) is not None:
         n, several = len(m["seeds"]), len(m["seeds"]) > 1
@@ -182,59 +183,40 @@ def abstract(metrics: dict[str, dict], record: dict, language: str = "en") -> st
 
 def conclusions(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
     """The conclusions and outlook section, as markdown."""
-    if language == "zh":
-        return _conclusions_zh(metrics, record)
-    said = findings(metrics, record)
-    titles = {"02": "Baseline", "03": "Optimizers and activations", "04": "Regularization",
-              "05": "Convolutional networks", "06": "Errors, calibration and robustness"}
-    lines = ["# Conclusions and outlook"]
+    t = _chooser(language)
+    said = findings(metrics, record, language)
+    titles = t({"02": "Baseline", "03": "Optimizers and activations", "04": "Regularization",
+                "05": "Convolutional networks", "06": "Errors, calibration and robustness"},
+               {"02": "基线", "03": "优化器与激活函数", "04": "正则化", "05": "卷积网络", "06": "误差、校准与鲁棒性"})
+    lines = [t("# Conclusions and outlook", "# 总结与展望")]
     if said:
-        lines.append("What this run found, notebook by notebook:")
-        lines += ["\n".join(f"- **{titles[k]}.** {v}" for k, v in said.items())]
+        lines.append(t("What this run found, notebook by notebook:", "本次运行逐个笔记本的发现："))
+        lines += ["\n".join(f"- **{titles[k]}{t('.', '。')}** {v}" for k, v in said.items())]
     errors = metrics.get("06_error_analysis")
     if errors is not None:
         gap = 100 * (errors["test_accuracy"]["CNN"] - errors["test_accuracy"]["MLP"])
-        lines.append(
+        lines.append(t(
             f"The best CNN {'beats' if gap > 0 else 'trails'} the best MLP by {abs(gap):.2f} percentage points "
             "on the same test images. A convolution shares its weights across positions and sees only a "
-            "neighbourhood, priors about images that a fully connected layer has to learn from the data.")
+            "neighbourhood, priors about images that a fully connected layer has to learn from the data.",
+            f"在相同的测试图像上，最佳 CNN {'领先' if gap > 0 else '落后于'}最佳 MLP {abs(gap):.2f} 个百分点。"
+            "卷积在各个位置共享权重、只看局部邻域，这是关于图像的先验，而全连接层只能从数据中学到它们。"))
         other = errors.get("sklearn_digits_accuracy", {}).get("CNN")
         if other is not None:
-            lines.append(f"On handwriting collected outside MNIST (scikit-learn's 8 × 8 digits, scaled up) the "
-                         f"CNN scores {format_pct(other, digits=1)}, against "
-                         f"{format_pct(errors['test_accuracy']['CNN'], digits=1)} on the MNIST test set.")
-    lines.append(
+            there, here = format_pct(other, digits=1), format_pct(errors["test_accuracy"]["CNN"], digits=1)
+            lines.append(t(f"On handwriting collected outside MNIST (scikit-learn's 8 × 8 digits, scaled up) the "
+                           f"CNN scores {there}, against {here} on the MNIST test set.",
+                           f"在 MNIST 之外采集的手写数字上（scikit-learn 的 8 × 8 数字，放大后），CNN 的准确率为 "
+                           f"{there}，而在 MNIST 测试集上为 {here}。"))
+    lines.append(t(
         "**Outlook.** The record profile (`params/record.yaml`) trains the CNN longer and ensembles more "
         "seeds, for readers with more time or a GPU. The test set holds some mislabelled digits "
         "(Northcutt et al. 2021), which caps what any accuracy above about 99.8 % can show. Natural next "
         "steps are adversarial training against the FGSM weakness (Madry et al. 2018) and training data "
-        "that is more varied than MNIST's.")
-    return "\n\n".join(lines)
-
-
-def _conclusions_zh(metrics: dict[str, dict], record: dict) -> str:
-    """:func:`conclusions` in Chinese."""
-    said = findings(metrics, record, "zh")
-    titles = {"02": "基线", "03": "优化器与激活函数", "04": "正则化", "05": "卷积网络", "06": "误差、校准与鲁棒性"}
-    lines = ["# 总结与展望"]
-    if said:
-        lines.append("本次运行逐个笔记本的发现：")
-        lines += ["\n".join(f"- **{titles[k]}。** {v}" for k, v in said.items())]
-    errors = metrics.get("06_error_analysis")
-    if errors is not None:
-        gap = 100 * (errors["test_accuracy"]["CNN"] - errors["test_accuracy"]["MLP"])
-        lines.append(
-            f"在相同的测试图像上，最佳 CNN {'领先' if gap > 0 else '落后于'}最佳 MLP {abs(gap):.2f} 个百分点。"
-            "卷积在各个位置共享权重、只看局部邻域，这是关于图像的先验，而全连接层只能从数据中学到它们。")
-        other = errors.get("sklearn_digits_accuracy", {}).get("CNN")
-        if other is not None:
-            lines.append(f"在 MNIST 之外采集的手写数字上（scikit-learn 的 8 × 8 数字，放大后），CNN 的准确率为 "
-                         f"{format_pct(other, digits=1)}，而在 MNIST 测试集上为 "
-                         f"{format_pct(errors['test_accuracy']['CNN'], digits=1)}。")
-    lines.append(
+        "that is more varied than MNIST's.",
         "**展望。** 记录配置（`params/record.yaml`）把 CNN 训练得更久并集成更多种子，适合时间更充裕或有 GPU 的读者。"
         "测试集中有一些标注错误的数字（Northcutt 等，2021），这使得高于约 99.8 % 的准确率难以说明问题。"
-        "自然的下一步是针对 FGSM 弱点的对抗训练（Madry 等，2018），以及比 MNIST 更多样的训练数据。")
+        "自然的下一步是针对 FGSM 弱点的对抗训练（Madry 等，2018），以及比 MNIST 更多样的训练数据。"))
     return "\n\n".join(lines)
 
 
