@@ -82,19 +82,20 @@ ZH_PATTERNS: dict[str, str] = {
     "seed {}": "种子 {}",
 }
 
-# Latin words a Chinese text may keep: names of methods, models, units and libraries.
+# Latin words a Chinese text may keep: names of methods, models, units and libraries
+# (tokens with digits or underscores, like float32 or x_train, are never counted as words).
 KEEP = {
     "adam", "sgd", "rmsprop", "adagrad", "adadelta", "nadam", "momentum", "relu", "tanh", "sigmoid",
     "gelu", "elu", "selu", "swish", "leaky", "softmax", "mlp", "cnn", "cnns", "mlps", "lenet", "bn",
-    "tflite", "tensorflow", "lite", "keras", "int8", "float32", "float16", "mnist", "emnist", "qmnist",
+    "tflite", "tensorflow", "lite", "keras", "mnist", "emnist", "qmnist",
     "fgsm", "pgd", "ece", "he", "glorot", "xavier", "dropout", "ms", "kb", "mb", "gb", "px", "cpu",
-    "gpu", "xla", "mcnemar", "scikit", "learn", "sklearn", "svm", "knn", "pca", "ci", "s",
+    "gpu", "xla", "mcnemar", "scikit", "learn", "sklearn", "svm", "knn", "pca", "ci",
     "std", "sd", "auc", "roc", "lr", "id", "max", "min", "log", "nll", "ssim", "grad", "cam",
-    "smoothgrad", "saliency", "l1", "l2", "batchnorm", "gap", "fc", "conv", "pool", "top", "nesterov",
+    "smoothgrad", "saliency", "batchnorm", "gap", "fc", "conv", "pool", "top", "nesterov",
     # Keras layer names and types, and the shape notation of the layer tables
     "dense", "hidden", "output", "flatten", "inputlayer", "input", "image", "channel", "batch", "reshape",
-    "einsumdense", "batchnormalization", "maxpooling", "conv2d", "activation", "sequential", "augment",
-    "probabilities", "normalization", "lenet5", "seed001", "cnn_aug",
+    "einsumdense", "batchnormalization", "maxpooling", "activation", "sequential", "augment",
+    "probabilities", "normalization",
 }
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")
