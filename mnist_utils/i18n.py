@@ -95,7 +95,7 @@ KEEP = {
     # Keras layer names and types, and the shape notation of the layer tables
     "dense", "hidden", "output", "flatten", "inputlayer", "input", "image", "channel", "batch", "reshape",
     "einsumdense", "batchnormalization", "maxpooling", "activation", "sequential", "augment",
-    "probabilities", "normalization",
+    "probabilities", "normalization", "randomaffine",
 }
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")

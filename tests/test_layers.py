@@ -38,7 +38,7 @@ def test_random_affine_is_reproducible_from_the_global_seed():
 
 
 def test_a_cnn_with_augmentation_saves_and_loads_in_safe_mode(tmp_path):
-    model = models.build_bn_cnn(augment={"rotation_degrees": 5.0, "shift": 0.05, "zoom": 0.05})
+    model = models.build_cnn(augment={"rotation_degrees": 5.0, "shift": 0.05, "zoom": 0.05})
     path = tmp_path / "cnn.keras"
     artifacts.save_model(model, path)
     reloaded = predict.load_model(path)
