@@ -12,6 +12,12 @@ as `make report` does (`mnist-study run`, then `mnist-study report`):
 Writes every sample and the medians to benchmarks/results/pipeline.json.
 
     python benchmarks/pipeline.py [--smoke-repeats 3] [--full-repeats 1] [--warm-repeats 3] [--skip-full]
+                                  [--keep-report DIR]
+
+``--keep-report DIR`` copies the first cold build of the last profile run (the full one
+when both run): its report folder (executed
+notebooks, artifacts, HTML and PDF) to DIR, replacing it, so a long full run
+also serves as the report to read (``--keep-report report``).
 """
 
 from __future__ import annotations
@@ -55,12 +61,19 @@ def add_sentence(path: Path, n: int) -> None:
     nbformat.write(nb, path)
 
 
-def sample(profile: str, warm_repeats: int) -> dict:
-    """One cold build, then the warm scenarios ``warm_repeats`` times each, in a fresh folder."""
+def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
+    """One cold build, then the warm scenarios ``warm_repeats`` times each, in a fresh folder.
+
+    ``keep``: where to copy the cold build's report folder (replacing it), before
+    the warm scenarios edit its text.
+    """
     with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as tmp:
         notebooks, report_dir = Path(tmp) / "notebooks", Path(tmp) / "report"
         shutil.copytree(ROOT / "notebooks", notebooks)
         run_s, report_s = build(profile, notebooks, report_dir)
+        if keep is not None:
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.copytree(report_dir, keep)
         record = json.loads((report_dir / "artifacts" / "run.json").read_text())
         unchanged, edited = [], []
         for i in range(warm_repeats):
@@ -99,6 +112,7 @@ def main() -> None:
     p.add_argument("--skip-full", action="store_true")
     p.add_argument("--skip-smoke", action="store_true")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipeline.json"))
+    p.add_argument("--keep-report", type=Path, help="copy the first cold build's report folder here (replacing it)")
     args = p.parse_args()
 
     timed(["data"])  # warm cache: the benchmark measures the study, not the download
@@ -112,7 +126,8 @@ def main() -> None:
     for profile, repeats in profiles:
         samples = []
         for i in range(repeats):
-            samples.append(sample(profile, args.warm_repeats))
+            keep = args.keep_report if i == 0 and profile == profiles[-1][0] else None
+            samples.append(sample(profile, args.warm_repeats, keep))
             s = samples[-1]
             print(f"{profile} {i + 1}/{repeats}: cold {s['total_seconds']:.1f} s (run {s['run_seconds']:.1f} s, "
                   f"report {s['report_seconds']:.1f} s) {s['notebook_seconds']}; no change {s['no_change_seconds']} s; "
