@@ -14,10 +14,10 @@ Writes every sample and the medians to benchmarks/results/pipeline.json.
     python benchmarks/pipeline.py [--smoke-repeats 3] [--full-repeats 1] [--warm-repeats 3] [--skip-full]
                                   [--keep-report DIR]
 
-``--keep-report DIR`` copies the first cold build of the last profile run (the full one
-when both run): its report folder (executed
-notebooks, artifacts, HTML and PDF) to DIR, replacing it, so a long full run
-also serves as the report to read (``--keep-report report``).
+``--keep-report DIR`` copies the report folder of the first cold build of the last
+profile run (the full one when both run): executed notebooks, artifacts, HTML and
+PDF, into DIR, replacing what has the same names, so a long full run also serves as
+the report to read (``--keep-report report``).
 """
 
 from __future__ import annotations
@@ -61,19 +61,34 @@ def add_sentence(path: Path, n: int) -> None:
     nbformat.write(nb, path)
 
 
+def keep_report(report_dir: Path, keep: Path) -> None:
+    """Copy every entry of ``report_dir`` into ``keep``, replacing entries of the same name.
+
+    Entry by entry, so that what else ``keep`` holds (report/'s tracked .gitkeep) stays.
+    """
+    keep.mkdir(parents=True, exist_ok=True)
+    for entry in report_dir.iterdir():
+        target = keep / entry.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        if entry.is_dir():
+            shutil.copytree(entry, target)
+        else:
+            shutil.copy2(entry, target)
+
+
 def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
     """One cold build, then the warm scenarios ``warm_repeats`` times each, in a fresh folder.
 
-    ``keep``: where to copy the cold build's report folder (replacing it), before
-    the warm scenarios edit its text.
+    ``keep``: where to copy the cold build's report folder (see :func:`keep_report`),
+    before the warm scenarios edit its text.
     """
     with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as tmp:
         notebooks, report_dir = Path(tmp) / "notebooks", Path(tmp) / "report"
         shutil.copytree(ROOT / "notebooks", notebooks)
         run_s, report_s = build(profile, notebooks, report_dir)
         if keep is not None:
-            shutil.rmtree(keep, ignore_errors=True)
-            shutil.copytree(report_dir, keep)
+            keep_report(report_dir, keep)
         record = json.loads((report_dir / "artifacts" / "run.json").read_text())
         unchanged, edited = [], []
         for i in range(warm_repeats):
@@ -112,7 +127,7 @@ def main() -> None:
     p.add_argument("--skip-full", action="store_true")
     p.add_argument("--skip-smoke", action="store_true")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pipeline.json"))
-    p.add_argument("--keep-report", type=Path, help="copy the first cold build's report folder here (replacing it)")
+    p.add_argument("--keep-report", type=Path, help="copy the first cold build's report folder into this one")
     args = p.parse_args()
 
     timed(["data"])  # warm cache: the benchmark measures the study, not the download
