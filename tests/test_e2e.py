@@ -107,7 +107,9 @@ def test_html_is_self_contained_with_every_section(smoke):
     assert "Appendix: reproducibility" in html and "report-toc" in html
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html)  # nothing from the network
     assert "window.MathJax" in html and "data:image/png;base64" in html
-    assert not LOG_NOISE.search(html.split("<script>window.MathJax")[0].split("<main>")[-1])
+    # The figures' base64 text is left out: 4 random base64 characters spell "cuda" about once in 17 million.
+    body = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", html.split("<script>window.MathJax")[0].split("<main>")[-1])
+    assert not LOG_NOISE.search(body)
 
 
 def test_pdf_has_pages_and_text(smoke):
