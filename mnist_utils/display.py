@@ -14,6 +14,8 @@ the report builder swaps in for the Chinese edition (``i18n``).
 
 from __future__ import annotations
 
+import re
+
 from mnist_utils import i18n
 
 
@@ -46,7 +48,7 @@ def _table_bundle(df, caption, index, float_format) -> dict:
         return styler if index else styler.hide(axis="index")
 
     html = styled("html").set_table_attributes('class="dataframe"').to_html()
-    latex = styled("latex").to_latex(hrules=True, column_format="l" * (len(df.columns) + int(index)))
+    latex = _stacked_units(styled("latex").to_latex(hrules=True, column_format="l" * (len(df.columns) + int(index))))
     # Shrink a table wider than the text block instead of letting it run off the page
     # (adjustbox is loaded by nbconvert's LaTeX template for figures anyway).
     latex = f"\\begin{{adjustbox}}{{max width=\\linewidth}}\n{latex}\\end{{adjustbox}}\n"
@@ -57,6 +59,21 @@ def _table_bundle(df, caption, index, float_format) -> dict:
     else:
         latex = f"\\begin{{center}}\\small\n{latex}\\end{{center}}"
     return {"text/html": html, "text/latex": latex, "text/plain": df.to_string(index=index)}
+
+
+def _stacked_units(latex: str) -> str:
+    """Put the unit of each header of a LaTeX table, "name (unit)", on a line under its name.
+
+    A header such as "inference (images/s)" is often the widest cell of its column, so a
+    table of many columns gets narrower and is shrunk less to fit the page.
+    """
+    top, rule, rest = latex.partition("\\toprule\n")
+    header, newline, body = rest.partition("\n")
+    if not rule or not header.endswith(" \\\\"):
+        return latex
+    cells = [re.sub(r"^(.+?) (\(.+\))$", r"\\shortstack[l]{\1\\\\\2}", cell.strip())
+             for cell in header.removesuffix(" \\\\").split(" & ")]
+    return top + rule + " & ".join(cells) + " \\\\" + newline + body
 
 
 def _translated_frame(df):

@@ -257,7 +257,8 @@ def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], a
 
     Args:
         curves: {model: [(epoch seconds, validation accuracy per epoch) per seed]}.
-        floor: lowest accuracy (fraction) shown, so the interesting top stays readable.
+        floor: lowest accuracy (fraction) shown, so the interesting top stays readable;
+            ignored when every point lies below it (short smoke runs).
     """
     fig, ax = _axes(ax, (7.0, 3.4))
     palette = colors(curves)
@@ -269,7 +270,9 @@ def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], a
     ax.set_xlabel("training seconds (log scale)")
     ax.set_ylabel("validation accuracy (%)")
     # An accuracy axis ends at 100 % (matplotlib's margin would run it past).
-    ax.set_ylim(100 * floor if floor is not None else None, min(ax.get_ylim()[1], 100.0))
+    bottom, top = ax.get_ylim()
+    top = min(top, 100.0)
+    ax.set_ylim(100 * floor if floor is not None and 100 * floor < top else bottom, top)
     ax.legend(fontsize=8, loc="lower right")
     return fig
 

@@ -73,6 +73,13 @@ def test_save_json_is_atomic_and_stable(tmp_path):
         artifacts.load_json(tmp_path / "02_x" / "metrics.json")
 
 
+def test_accuracy_axis_stops_at_100_and_keeps_its_floor_only_when_points_reach_above_it():
+    high = plots.accuracy_vs_time({"a": [([1.0, 1.0], [0.98, 1.0])]}, floor=0.97).axes[0].get_ylim()
+    low = plots.accuracy_vs_time({"a": [([1.0, 1.0], [0.6, 0.7])]}, floor=0.97).axes[0].get_ylim()
+    assert high[0] == 97.0 and high[1] == 100.0
+    assert 0 < low[0] < 60 and 70 < low[1] < 97  # not the floor: that would turn the axis upside down
+
+
 def test_mcnemar_exact_binomial_known_value():
     y = np.zeros(100, dtype=int)
     a, b = np.zeros(100, dtype=int), np.zeros(100, dtype=int)

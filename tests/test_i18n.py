@@ -67,6 +67,9 @@ def test_table_translates_headers_and_text_cells(shown):
     assert "test accuracy (%)" in data["text/html"]
     assert "测试准确率 (%)" in zh["data"]["text/html"] and "我们的 CNN" in zh["data"]["text/latex"]
     assert "两个模型" in zh["data"]["text/latex"] and "untranslated" not in zh
+    # In LaTeX a header's unit goes under its name, and the unit-less header stays one line.
+    assert "model & \\shortstack[l]{test accuracy\\\\(\\%)} \\\\\n" in data["text/latex"]
+    assert "\\shortstack[l]{测试准确率\\\\(\\%)}" in zh["data"]["text/latex"]
 
 
 def test_markdown_carries_its_translation(shown):
