@@ -17,8 +17,8 @@ the CPU, not here.
     python benchmarks/cnn_sweep.py PLAN OUT_DIR [--workers 12] [--deadline 420]
 
 PLAN has one line per candidate: ``NAME SEEDS EPOCHS WARMUP_EPOCHS``; NAME is an
-architecture (``bn``: seed 002's BN-CNN, built here so that it can take the
-augmentation; ``small``: the same with 16 and 32 filters; ``vggW``: our CNN's design
+architecture (``bn``: seed 002's BN-CNN, which may take the augmentation here;
+``small``: the same with 16 and 32 filters; ``vggW``: our CNN's design
 with W and 2W filters; ``half``: three convolutions per block, the last with stride
 2, 16 and 32 filters), optionally
 ``_noaug``, then ``@b=BATCH`` and ``@lr=RATE`` overrides. Writes OUT_DIR/summary.json.
@@ -66,17 +66,16 @@ def build(name: str, keras):
     if base.startswith("vgg"):
         width = int(base[3:])
         return models.build_cnn(widths=(width, 2 * width), augment=augment)
+    if base in ("bn", "small"):  # seed 002's BN-CNN (32, 64 filters), or at half its width
+        widths = (32, 64) if base == "bn" else (16, 32)
+        return models.build_cnn(widths=widths, convs_per_block=1, augment=augment, name=base)
 
     def conv(x, filters, size=3, stride=1, padding="valid"):
         x = L.Conv2D(filters, size, strides=stride, padding=padding, activation="relu")(x)
         return L.BatchNormalization()(x)
 
     inputs, x = models._image_input(augment)
-    if base in ("bn", "small"):  # seed 002's BN-CNN (32, 64 filters), or at half its width
-        for filters in (32, 64) if base == "bn" else (16, 32):
-            x = L.MaxPooling2D(2)(conv(x, filters))
-        x = L.Dropout(0.5)(L.Dense(128, activation="relu")(L.Flatten()(x)))
-    elif base == "half":  # after C. Deotte's Kaggle MNIST design, at half its width
+    if base == "half":  # after C. Deotte's Kaggle MNIST design, at half its width
         for filters in (16, 32):
             x = conv(conv(x, filters), filters)
             x = L.Dropout(0.4)(conv(x, filters, 5, 2, "same"))

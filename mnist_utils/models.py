@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 from mnist_utils import backend
 
 
@@ -168,32 +170,23 @@ def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
 
 def build_bn_cnn(dropout: float = 0.5, name: str = "bn_cnn"):
     """Seed 002's batch-normalized CNN: (conv 32@3x3, BN, pool), (conv 64@3x3, BN, pool), dense 128, dropout."""
-    keras = backend.keras()
-    L = keras.layers
-
-    inputs, x = _image_input(None)
-    for i, filters in enumerate((32, 64), start=1):
-        x = L.Conv2D(filters, 3, activation="relu", name=f"conv_{i}")(x)
-        x = L.BatchNormalization(name=f"batch_norm_{i}")(x)
-        x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = L.Flatten(name="flatten")(x)  # 5 x 5 x 64 = 1600
-    x = L.Dense(128, activation="relu", name="dense_1")(x)
-    x = L.Dropout(dropout, name="dropout")(x)
-    outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return build_cnn(widths=(32, 64), convs_per_block=1, dropout=dropout, name=name)
 
 
-def build_cnn(widths: tuple[int, int] = (16, 32), dense: int = 128, dropout: float = 0.5,
+def build_cnn(widths: tuple[int, ...] = (16, 32), convs_per_block: int = 2, dense: int = 128, dropout: float = 0.5,
               augment: dict | None = None, bn_momentum: float = 0.99, name: str = "cnn"):
     """Our CNN: two blocks of two 3x3 convolutions (ReLU, then batch norm) and a 2x2 max-pool, then dense, dropout.
 
     28x28 -> 26 -> 24 -> pool 12 -> 10 -> 8 -> pool 4x4: about as many multiply-adds
     as the BN-CNN, spread over four thin convolutions instead of one wide one. Two
     stacked 3x3 convolutions see a 5x5 patch, as one 5x5 convolution would, with
-    fewer weights and one more non-linearity (the VGG design).
+    fewer weights and one more non-linearity (the VGG design). With one convolution
+    per block and widths (32, 64) it is the BN-CNN (:func:`build_bn_cnn`).
 
     Args:
-        widths: filters of the first and the second block's convolutions.
+        widths: filters of each block's convolutions.
+        convs_per_block: 3x3 convolutions before each pool; with more than one they
+            are named conv_1a, conv_1b, ..., else conv_1, conv_2, ...
         augment: settings of :func:`augmentation` (``{}`` for its defaults) to put random
             rotations, shifts and zooms after the input (training only); None for none.
         bn_momentum: batch norm's moving-average momentum; short smoke runs need a
@@ -203,12 +196,13 @@ def build_cnn(widths: tuple[int, int] = (16, 32), dense: int = 128, dropout: flo
     L = keras.layers
 
     inputs, x = _image_input(augment)
+    parts = string.ascii_lowercase[:convs_per_block] if convs_per_block > 1 else [""]
     for i, filters in enumerate(widths, start=1):
-        for part in "ab":
+        for part in parts:
             x = L.Conv2D(filters, 3, activation="relu", name=f"conv_{i}{part}")(x)
             x = L.BatchNormalization(momentum=bn_momentum, name=f"batch_norm_{i}{part}")(x)
         x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
-    x = L.Flatten(name="flatten")(x)  # 4 x 4 x widths[-1]
+    x = L.Flatten(name="flatten")(x)
     x = L.Dense(dense, activation="relu", name="dense_1")(x)
     x = L.Dropout(dropout, name="dropout")(x)
     outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
