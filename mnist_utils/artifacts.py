@@ -32,6 +32,19 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
             os.unlink(tmp)
 
 
+def project_root() -> Path:
+    """The project folder (the one holding ``notebooks/`` beside this package), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "notebooks").is_dir() else Path.cwd()
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """A path from a notebook's parameters: absolute as given, relative from the project folder,
+    so a notebook run from any working directory reads and writes inside the project."""
+    path = Path(path)
+    return path if path.is_absolute() else project_root() / path
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write text atomically."""
     with atomic_path(path) as tmp:

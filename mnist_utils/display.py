@@ -1,15 +1,16 @@
-"""Notebook output that reads well both in the HTML and in the LaTeX PDF.
+"""What a notebook shows: named values for its prose, and tables and figures that read well
+both in the HTML and in the LaTeX PDF.
 
-A pandas DataFrame shows as monospaced text in nbconvert's PDF, so tables are
-published with an HTML and a LaTeX representation side by side, and each
-exporter picks its own. Captioned figures and tables carry ``mnist_report``
-output metadata (kind, label, caption); the report builder numbers them in
-document order and replaces ``[@fig:label]`` / ``[@tab:label]`` in the prose
-with "Figure N" / "Table N".
+Code computes, markdown tells: :func:`facts` publishes values, which the notebook's
+markdown cells use as ``{{ name }}`` (rendered by ``prose``, which the notebooks do
+not import). A pandas DataFrame shows as monospaced text in nbconvert's PDF, so
+tables carry an HTML and a LaTeX representation side by side, and each exporter
+picks its own. A labelled figure or table carries ``mnist_report`` output metadata
+(kind, label); the markdown cell ``Figure: ... {#fig:label}`` after it captions it.
 
-Every output is published in English and Chinese at once: the English in the
-output's data, the Chinese under ``mnist_report.zh`` in its metadata, which
-the report builder swaps in for the Chinese edition (``i18n``).
+Figures and tables are published in English and Chinese at once: the English in the
+output's data, the Chinese under ``mnist_report.zh`` in its metadata, which the
+Chinese rendering swaps in (``i18n`` translates their labels).
 """
 
 from __future__ import annotations
@@ -19,28 +20,68 @@ import re
 from mnist_utils import i18n
 
 
-def table(df, caption: str | None = None, index: bool = False, float_format: str = "{:.4g}",
-          label: str | None = None, zh: str | None = None):
-    """Display a DataFrame as a captioned table in HTML and LaTeX; ``label`` lets prose cite it
-    as ``[@tab:label]`` (a caption is then required). ``zh``: the caption in Chinese (default:
-    translated by ``i18n``); headers and text cells are translated by ``i18n``."""
+def facts(**values) -> None:
+    """Publish named values for the notebook's markdown templates (``{{ name }}``).
+
+    Values must be JSON-able: numbers, strings, booleans, None, and lists and dicts of
+    them (numpy scalars and arrays are converted; NaN becomes None). The notebook shows
+    them compactly, one line per name.
+    """
+    import json
+
     from IPython.display import display
 
-    if label and not caption:
-        raise ValueError(f"table {label!r}: a labelled table needs a caption")
-    english = _table_bundle(df, caption, index, float_format)
-    caption_zh = zh or (i18n.translate(caption) if caption else None)
+    # Through JSON, so the notebook stores exactly what the templates will see (NaN -> None).
+    plain = json.loads(json.dumps(values, default=_builtin), parse_constant=lambda _: None)
+    text = "\n".join(f"{name} = {_short(value)}" for name, value in plain.items())
+    display({FACTS_MIME: plain, "text/plain": text}, raw=True)
+
+
+# Where facts live in an output (``prose.FACTS_MIME`` reads it; the notebooks do not import prose).
+FACTS_MIME = "application/vnd.mnist-study.facts+json"
+
+
+def _builtin(value):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if hasattr(value, "to_dict"):  # pandas Series
+        return value.to_dict()
+    raise TypeError(f"display.facts: {type(value).__name__} is not a plain value; publish numbers, "
+                    f"strings, lists or dicts")
+
+
+def _short(value, depth: int = 0) -> str:
+    """A compact, readable rendering of a published value."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        if depth > 1:
+            return "{…}"
+        items = list(value.items())
+        shown = ", ".join(f"{k}: {_short(v, depth + 1)}" for k, v in items[:8])
+        return "{" + shown + (", …" if len(items) > 8 else "") + "}"
+    if isinstance(value, list):
+        shown = ", ".join(_short(v, depth + 1) for v in value[:6])
+        return "[" + shown + (", …" if len(value) > 6 else "") + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def table(df, label: str | None = None, index: bool = False, float_format: str = "{:.4g}") -> None:
+    """Display a DataFrame as a table in HTML and LaTeX. With a ``label``, it is numbered and
+    captioned by the markdown cell ``Table: ... {#tab:label}`` that follows, and prose cites
+    it as ``[@tab:label]``. Headers and text cells are translated by ``i18n``."""
+    from IPython.display import display
+
+    english = _table_bundle(df, index, float_format)
     translated, untranslated = _translated_frame(df)
-    zh_meta = {"data": _table_bundle(translated, caption_zh, index, float_format), "caption": caption_zh}
-    if caption_zh and i18n.untranslated(caption_zh):
-        untranslated.append(caption_zh)
+    zh_meta = {"data": _table_bundle(translated, index, float_format)}
     if untranslated:
         zh_meta["untranslated"] = untranslated
-    display(english, raw=True, metadata=_numbered("table", caption, label, zh_meta))
+    display(english, raw=True, metadata=_numbered("table", label, zh_meta))
 
 
-def _table_bundle(df, caption, index, float_format) -> dict:
-    """The HTML, LaTeX and plain-text representations of a (captioned) table."""
+def _table_bundle(df, index, float_format) -> dict:
+    """The HTML, LaTeX and plain-text representations of a table (``report`` adds a caption)."""
     def styled(escape):
         styler = df.style.format(escape=escape).format(
             float_format, subset=df.select_dtypes("float").columns, escape=escape)
@@ -52,13 +93,12 @@ def _table_bundle(df, caption, index, float_format) -> dict:
     # Shrink a table wider than the text block instead of letting it run off the page
     # (adjustbox is loaded by nbconvert's LaTeX template for figures anyway).
     latex = f"\\begin{{adjustbox}}{{max width=\\linewidth}}\n{latex}\\end{{adjustbox}}\n"
-    if caption:
-        html = f"<figure><figcaption><b>{caption}</b></figcaption>{html}</figure>"
-        latex = (f"\\begin{{table}}[H]\\centering\\small\n\\caption{{{_tex(caption)}}}\n"
-                 f"{latex}\\end{{table}}")
-    else:
-        latex = f"\\begin{{center}}\\small\n{latex}\\end{{center}}"
+    latex = f"{LATEX_TABLE[0]}{latex}{LATEX_TABLE[1]}"
     return {"text/html": html, "text/latex": latex, "text/plain": df.to_string(index=index)}
+
+
+# An uncaptioned table in LaTeX; ``report`` swaps this frame for a captioned float.
+LATEX_TABLE = ("\\begin{center}\\small\n", "\\end{center}")
 
 
 def _stacked_units(latex: str) -> str:
@@ -98,26 +138,22 @@ def _translated_frame(df):
     return out, left
 
 
-def figure(fig, caption: str, label: str | None = None, dpi: int = 150, zh: str | None = None) -> None:
-    """Display a matplotlib figure with a caption, numbered in the report; ``label`` lets
-    prose cite it as ``[@fig:label]``; ``zh``: the caption in Chinese (default: translated
-    by ``i18n``). Closes the figure, so it is not shown twice."""
+def figure(fig, label: str, dpi: int = 150) -> None:
+    """Display a matplotlib figure, numbered and captioned by the markdown cell
+    ``Figure: ... {#fig:label}`` that follows; prose cites it as ``[@fig:label]``.
+    Closes the figure, so it is not shown twice."""
     import matplotlib.pyplot as plt
-    from IPython.display import Markdown, display
+    from IPython.display import display
 
     english = _png(fig, dpi)
     chinese, untranslated, missing = _chinese_png(fig, dpi)
     plt.close(fig)
-    zh_meta = {"data": {"image/png": chinese}, "caption": zh or i18n.translate(caption)}
-    if i18n.untranslated(zh_meta["caption"]):
-        untranslated.append(zh_meta["caption"])
+    zh_meta = {"data": {"image/png": chinese}}
     if untranslated:
         zh_meta["untranslated"] = untranslated
     if missing:
         zh_meta["missing_glyphs"] = missing
-    display({"image/png": english}, raw=True, metadata=_numbered("figure", caption, label, zh_meta))
-    # The caption again for readers of the notebook itself; the report shows its own.
-    display(Markdown(f"*{caption}*"), metadata={"mnist_report": {"caption_of": label or caption}})
+    display({"image/png": english}, raw=True, metadata=_numbered("figure", label, zh_meta))
 
 
 def _png(fig, dpi: int) -> str:
@@ -159,34 +195,8 @@ def _chinese_png(fig, dpi: int) -> tuple[str, list[str], list[str]]:
     return png, left, sorted({m for m in messages if "glyph" in m.lower() or "font" in m.lower()})
 
 
-def _numbered(kind: str, caption: str | None, label: str | None, zh: dict) -> dict:
-    """Output metadata: what the report builder numbers (only captioned items get a number)
-    and the Chinese edition of the output."""
-    if not caption:
+def _numbered(kind: str, label: str | None, zh: dict) -> dict:
+    """Output metadata: what the renderer numbers (labelled items only) and the Chinese edition."""
+    if not label:
         return {"mnist_report": {"zh": zh}}
-    return {"mnist_report": {"kind": kind, "caption": caption, "label": label, "zh": zh}}
-
-
-def md(text: str, zh: str | None = None) -> None:
-    """Display markdown whose numbers were formatted from results; ``zh``: the same in
-    Chinese (without it the Chinese report flags the English text as untranslated)."""
-    from IPython.display import Markdown, display
-
-    display(Markdown(text), metadata={"mnist_report": {"zh": {"data": {"text/markdown": zh}}}} if zh else None)
-
-
-def profile_note(profile: str) -> None:
-    """Warn the reader when the numbers below come from a reduced profile, not the study."""
-    if profile != "full":
-        md(f"> **Note.** This notebook ran with the `{profile}` profile (fewer seeds, epochs or "
-           f"images than the study), to check that it works. Its numbers are not results.",
-           zh=f"> **注意。** 本笔记本以 `{profile}` 配置运行（种子、轮数或图像少于正式研究），"
-              f"只为检查它能否运行。其中的数字不是研究结果。")
-
-
-def _tex(text: str) -> str:
-    """Escape the LaTeX special characters that can occur in captions."""
-    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
-        text = text.replace(a, b)
-    return text
+    return {"mnist_report": {"kind": kind, "label": label, "zh": zh}}

@@ -17,6 +17,13 @@ def mean_std(values) -> tuple[float, float | None]:
     return float(values.mean()), std
 
 
+def summary(values) -> dict:
+    """``{"mean", "std", "n"}`` of a list of scores, as ``display.facts`` publishes them for the
+    templates' ``pm`` filter (std is None for one value)."""
+    mean, std = mean_std(values)
+    return {"mean": mean, "std": std, "n": len(values)}
+
+
 def format_pct(mean: float, std: float | None = None, digits: int = 2) -> str:
     """'97.81 %' or '97.81 ± 0.09 %' from fractions."""
     if std is None:
@@ -105,25 +112,15 @@ def seconds_to_reach(epoch_seconds: list[float], accuracies: list[float], thresh
     return float(elapsed[hits[0]]) if len(hits) else None
 
 
-def mcnemar_verdict(tests: list[dict], a: str, b: str, language: str = "en") -> str:
-    """One sentence on a list of seed-by-seed :func:`mcnemar` results of ``a`` against ``b``
-    (``language``: "en" or "zh").
+def mcnemar_tally(tests: list[dict]) -> dict:
+    """Count a list of seed-by-seed :func:`mcnemar` results of A against B, for the ``verdict``
+    sentence of the templates: ``pairs``, ``better`` (A right where B is wrong more often than
+    the reverse), ``won`` and ``lost`` (significant, p < 0.05, in A's favour or against it).
 
-    A difference counts as significant only in the direction it points: "better
-    in 2 of 3 seed pairs, significantly in 1" never counts a significant loss.
+    A difference counts as significant only in the direction it points: "better in 2 of 3
+    seed pairs, significantly in 1" never counts a significant loss.
     """
-    n = len(tests)
     better = [t for t in tests if t["a_only"] > t["b_only"]]
     worse = [t for t in tests if t["a_only"] < t["b_only"]]
-    won = sum(t["p_value"] < 0.05 for t in better)
-    lost = sum(t["p_value"] < 0.05 for t in worse)
-    if language == "zh":
-        if n == 0:
-            return f"没有可用来比较 {a} 与 {b} 的种子对。"
-        return (f"在 {n} 个种子对中，有 {len(better)} 个里 {a} 对而 {b} 错的情况多于反过来的情况，其中 {won} 个显著"
-                f"（McNemar p < 0.05）" + (f"；有 {lost} 个显著更差。" if lost else "。"))
-    if n == 0:
-        return f"There are no seed pairs to compare {a} with {b}."
-    text = (f"{a} is right where {b} is wrong more often than the reverse in {len(better)} of {n} seed "
-            f"pair{'s' if n > 1 else ''}, significantly (McNemar p < 0.05) in {won}")
-    return text + (f"; it is significantly worse in {lost}." if lost else ".")
+    return {"pairs": len(tests), "better": len(better),
+            "won": sum(t["p_value"] < 0.05 for t in better), "lost": sum(t["p_value"] < 0.05 for t in worse)}

@@ -75,6 +75,10 @@ class Layout:
     def artifacts(self) -> Path:
         return self.report / "artifacts"
 
+    def rendered(self, language: str) -> Path:
+        """The executed notebooks as rendered in ``language``: ``executed/`` in English, ``executed/zh/``."""
+        return self.executed if language == "en" else self.executed / language
+
     @property
     def failed(self) -> Path:
         return self.report / "failed"
@@ -84,10 +88,7 @@ class Layout:
         return self.artifacts / "run.json"
 
 
-def project_root() -> Path:
-    """The repository root (the folder holding ``notebooks/``), else the working directory."""
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "notebooks").is_dir() else Path.cwd()
+project_root = artifacts.project_root
 
 
 def default_layout(report_dir: str | os.PathLike | None = None) -> Layout:
@@ -96,10 +97,19 @@ def default_layout(report_dir: str | os.PathLike | None = None) -> Layout:
 
 
 def discover(notebooks_dir: Path) -> list[Path]:
-    """The study's notebooks, ``NN_name.ipynb``, in numeric order."""
+    """The study's notebooks, ``NN_name.ipynb``, in numeric order; two with one number are refused."""
     found = sorted(p for p in Path(notebooks_dir).glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
     if not found:
         raise PipelineError(f"No notebooks named NN_*.ipynb in {notebooks_dir}.")
+    numbers: dict[str, list[str]] = {}
+    for path in found:
+        numbers.setdefault(path.name[:2], []).append(path.name)
+    twins = [names for names in numbers.values() if len(names) > 1]
+    if twins:
+        raise PipelineError("Each notebook needs a number of its own, but "
+                            + "; ".join(" and ".join(names) for names in twins)
+                            + f" share one in {notebooks_dir}. Rename or move the copy (a number no other "
+                              f"notebook has makes it a new part of the study).")
     return found
 
 
@@ -408,6 +418,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
         shutil.rmtree(stage, ignore_errors=True)
         raise
     seconds = time.perf_counter() - start
+    _point_at_report(staged_nb, layout, notebook.stem)
     _promote(staged_artifacts, layout.artifacts / notebook.stem)
     _promote(staged_nb, layout.executed / notebook.name)
     shutil.rmtree(stage, ignore_errors=True)
@@ -417,6 +428,84 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     if stale.exists():
         stale.unlink()
     return seconds
+
+
+def report_paths(layout: Layout, stem: str) -> dict[str, str]:
+    """The runner's path parameters as an executed copy keeps them: the real artifacts folders,
+    relative to the project when they are inside it (the notebook resolves them from there)."""
+    root = project_root()
+
+    def shown(path: Path) -> str:
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+    return {"artifacts_dir": shown(layout.artifacts), "output_dir": shown(layout.artifacts / stem)}
+
+
+def _point_at_report(executed: Path, layout: Layout, stem: str) -> None:
+    """Make an executed copy's injected paths those of ``report/``, not of the staging folder it
+    ran in, so it re-runs in place (JupyterLab's *Restart Kernel and Run All*)."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    paths = report_paths(layout, stem)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = re.sub(rf"^({'|'.join(paths)}) = .*$", lambda m: f"{m.group(1)} = {json.dumps(paths[m.group(1)])}",
+                                 cell.source, flags=re.M)
+    nbformat.write(nb, executed)
+
+
+def render(layout: Layout, languages: tuple[str, ...] = ("en", "zh")) -> list[str]:
+    """Fill in the prose of the executed notebooks the run record lists, in each language:
+    ``executed/NN_name.ipynb`` in English, ``executed/zh/`` in Chinese (``prose.render``).
+    Executes nothing; a file is written only when its text changes.
+
+    Returns:
+        What the build should warn about (untranslated or out-of-date text, figure labels).
+
+    Raises:
+        PipelineError: a template that does not render (naming the notebook, cell and name).
+    """
+    import nbformat
+
+    from mnist_utils import prose
+
+    record = _previous_record(layout.run_record).get("notebooks", {})
+    stems = [stem for stem in record if (layout.executed / f"{stem}.ipynb").is_file()]
+    executed = {stem: nbformat.read(layout.executed / f"{stem}.ipynb", as_version=4) for stem in stems}
+    sources = {stem: layout.notebooks / f"{stem}.ipynb" for stem in stems}
+    profiles = {stem: record[stem]["profile"] for stem in stems}
+    problems = []
+    for language in languages:
+        try:
+            rendered = prose.render(executed, sources, profiles, language)
+        except prose.ProseError as e:
+            raise PipelineError(f"{e}\nThe executed notebooks and their artifacts are kept: fix the text, then run "
+                                f"again (a text edit executes nothing).") from None
+        problems += rendered.problems
+        for stem, nb in rendered.notebooks.items():
+            path = layout.rendered(language) / f"{stem}.ipynb"
+            text = nbformat.writes(nb)
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                artifacts.write_text(path, text)
+    return problems
+
+
+def _forget_removed(layout: Layout, notebooks: list[Path], record: dict, log) -> bool:
+    """Drop from the run record, and from ``executed/``, the notebooks whose source is gone
+    (their artifacts stay on disk but no longer reach the report); True if the record changed."""
+    current = {nb.stem for nb in notebooks}
+    gone = [s for s in record.get("notebooks", {}) if s not in current]
+    for stem in gone:
+        del record["notebooks"][stem]
+        log(f"{stem}: its notebook is gone from {layout.notebooks}; dropped it from the run record and the report")
+    folders = [layout.executed] + [p for p in layout.executed.glob("*/") if p.is_dir()] if layout.executed.is_dir() else []
+    for folder in folders:
+        for path in folder.glob("*.ipynb"):
+            if path.stem not in current:
+                path.unlink()
+                log(f"{folder.name}/{path.name}: no such notebook in {layout.notebooks}; removed")
+    return bool(gone)
 
 
 def refresh_text(notebook: Path, executed: Path) -> bool:
@@ -449,10 +538,19 @@ def refresh_text(notebook: Path, executed: Path) -> bool:
 
 
 def outputs_digest(layout: Layout, stem: str) -> str:
-    """Digest of a notebook's executed copy and artifacts, to notice them deleted or edited."""
-    nb = layout.executed / f"{stem}.ipynb"
-    return cache.digest({"executed": cache.file_digest(nb) if nb.is_file() else None,
-                         "artifacts": cache.tree_digest(layout.artifacts / stem)})
+    """Digest of a notebook's executed code cells (source and outputs) and artifacts, to notice
+    them deleted or edited. Its prose is left out: rendering rewrites that at every run."""
+    import nbformat
+
+    path = layout.executed / f"{stem}.ipynb"
+    executed = None
+    if path.is_file():
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+            executed = cache.digest([[c.source, c.get("outputs", [])] for c in cells if c.cell_type == "code"])
+        except Exception:  # noqa: BLE001 - an unreadable copy is simply not up to date
+            executed = "unreadable"
+    return cache.digest({"executed": executed, "artifacts": cache.tree_digest(layout.artifacts / stem)})
 
 
 def why_run(inputs: dict, previous: dict, outputs: str, forced: str | None) -> str | None:
@@ -515,6 +613,8 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
     record = _previous_record(layout.run_record)
     record.setdefault("notebooks", {})
     record["this_run"] = {}
+    if _forget_removed(layout, notebooks, record, log):
+        artifacts.save_json(layout.run_record, record)
     shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # left by a killed run
     total = time.perf_counter()
     waiting = {nb.stem for nb in chosen}
@@ -587,8 +687,17 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
                     finish(nb, inputs, future.result())
                 except PipelineError as e:  # let the others finish, start nothing new, then report it
                     failure = failure or e
+    try:
+        problems = render(layout)
+    except PipelineError:
+        if failure:  # the notebook's own failure is the news
+            raise failure from None
+        raise
     if failure:
         raise failure
+    if problems:
+        log(f"warning: {len(problems)} text(s) have no translation or are out of date:\n  - "
+            + "\n  - ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
     states = list(record["this_run"].values())
     log(", ".join(f"{states.count(s)} {s}" for s in ("executed", "refreshed", "up to date"))
         + f" ({time.perf_counter() - total:.1f} s)")

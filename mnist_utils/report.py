@@ -46,11 +46,8 @@ COVER_FIELDS = {
     "zh": {"author": "学生姓名", "student_id": "学号", "major_class": "专业班级",
            "course": "课程", "institution": "学院", "date": "完成日期"},
 }
-# The words the builder writes itself, in each language.
-WORDS = {
-    "en": {"figure": "Figure", "table": "Table", "caption_sep": ". ", "contents": "Contents"},
-    "zh": {"figure": "图", "table": "表", "caption_sep": "\u3000", "contents": "目录"},
-}
+# The contents' heading in each language.
+CONTENTS = {"en": "Contents", "zh": "目录"}
 # Where Debian's fonts-noto-cjk puts the CJK fonts the Chinese PDF is set in (templates/mnist_latex).
 CJK_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 CJK_FONT_FILES = ("NotoSerifCJK-Regular.ttc", "NotoSerifCJK-Bold.ttc", "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc")
@@ -59,8 +56,6 @@ MATHJAX_FILE = "es5/tex-svg.js"
 MATHJAX_SHA256 = "d4295dc33744836935c1399feece5159577b34c5c8ffb9f1c6324cd82e03a882"
 # Cells the report never shows: papermill's parameter cells (the appendix lists the values).
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
-# A cross-reference in prose: [@fig:label] or [@tab:label] (pandoc-crossref's spelling).
-REFERENCE = re.compile(r"\[@(fig|tab):([A-Za-z0-9_.-]+)\]")
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -174,7 +169,7 @@ def _toc_html(found: list[tuple[int, str]], language: str = "en") -> str:
             number = f"{section}.{sub}"
         indent = "" if level == 1 else ' style="margin-left:1.5rem"'
         items.append(f'<li{indent}><a href="#{_anchor(text)}">{number}&nbsp; {html.escape(text)}</a></li>')
-    return f'<nav class="report-toc"><h2>{WORDS[language]["contents"]}</h2><ul>{"".join(items)}</ul></nav>'
+    return f'<nav class="report-toc"><h2>{CONTENTS[language]}</h2><ul>{"".join(items)}</ul></nav>'
 
 
 def _md_table(header: list[str], rows: list[list]) -> str:
@@ -279,112 +274,47 @@ def introduction(language: str) -> str:
     return (TEMPLATES / "sections" / f"introduction.{language}.md").read_text(encoding="utf-8").strip()
 
 
-def localize(cells, language: str) -> list[str]:
-    """Keep the markdown cells of ``language`` and put the outputs' ``language`` edition in place,
-    in place. Cells tagged for another language are dropped; untagged cells are kept.
+def attach_captions(cells) -> list:
+    """Put each caption cell's caption (rendered by ``prose``) on the figure or table it
+    captions, where the HTML and LaTeX templates set it, and drop the cell."""
+    from mnist_utils import display
 
-    Returns:
-        What has no edition in ``language`` (an output with text but no translation, a
-        figure with English labels or missing glyphs), for the build to warn about.
-    """
-    problems = []
+    outputs = {meta["label"]: out for cell in cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+               if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")}
     kept = []
     for cell in cells:
-        tags = {i18n.CELL_TAGS[t] for t in cell.get("metadata", {}).get("tags", []) if t in i18n.CELL_TAGS}
-        if tags and language not in tags:
+        meta = cell.get("metadata", {}).get("mnist_report", {})
+        if cell.cell_type != "markdown" or "kind" not in meta:
+            kept.append(cell)
             continue
-        kept.append(cell)
-        if language == "en" or cell.cell_type != "code":
-            continue
-        for out in cell.get("outputs", []):
-            if out.output_type not in ("display_data", "execute_result"):
-                continue
-            meta = out.get("metadata", {}).get("mnist_report", {})
-            if "caption_of" in meta:
-                continue  # the notebook readers' copy of a caption; the report drops it
-            where = cell.get("id", "?")
-            edition = meta.get(language)
-            if edition is None:
-                text = out.data.get("text/markdown") or out.data.get("text/html") or ""
-                if i18n.untranslated(re.sub(r"<[^>]+>|\$[^$]*\$|`[^`]*`", " ", text)):
-                    problems.append(f"cell {where}: output without a {language} edition: {text[:60]!r}")
-                continue
-            out.data = edition["data"]
-            if edition.get("caption"):
-                meta["caption"] = edition["caption"]
-            problems += [f"cell {where}: label left in English: {t!r}" for t in edition.get("untranslated", [])]
-            problems += [f"cell {where}: {m}" for m in edition.get("missing_glyphs", [])]
-    cells[:] = kept
-    return problems
+        out = outputs[meta["label"]]  # prose.render checked that it is there
+        out.metadata["mnist_report"].update(caption=meta["caption"], prefix=meta["prefix"], number=meta["number"])
+        if meta["kind"] == "table":
+            out.data["text/html"] = (f"<figure><figcaption><b>{html.escape(meta['prefix'])}</b>"
+                                     f"{html.escape(meta['caption'])}</figcaption>{out.data['text/html']}</figure>")
+            inner = out.data["text/latex"].removeprefix(display.LATEX_TABLE[0]).removesuffix(display.LATEX_TABLE[1])
+            out.data["text/latex"] = (f"\\begin{{table}}[H]\\centering\\small\n\\caption{{{_tex(meta['caption'])}}}\n"
+                                      f"{inner}\\end{{table}}")
+    return kept
 
 
-def number_figures_and_tables(cells, language: str = "en") -> dict[str, str]:
-    """Number the captioned figures and tables in document order and resolve the prose's
-    ``[@fig:label]`` / ``[@tab:label]`` to "Figure N" / "Table N", in place.
-
-    LaTeX numbers the same captions in the same order, so the PDF's numbers agree;
-    the HTML gets the number written into its caption here. Drops the captions
-    repeated for notebook readers (the report shows its own).
-
-    Returns:
-        label -> "Figure N" / "Table N" (in Chinese "图 N" / "表 N").
-
-    Raises:
-        ReportError: a label used twice, or a reference to no label.
-    """
-    words = WORDS[language]
-    counts, names, problems = {"figure": 0, "table": 0}, {}, []
-    for cell in cells:
-        if cell.cell_type != "code":
-            continue
-        cell.outputs = [o for o in cell.get("outputs", [])
-                        if "caption_of" not in o.get("metadata", {}).get("mnist_report", {})]
-        for out in cell.outputs:
-            meta = out.get("metadata", {}).get("mnist_report", {})
-            if meta.get("kind") not in counts:
-                continue
-            counts[meta["kind"]] += 1
-            meta["number"] = number = counts[meta["kind"]]
-            name = f"{words[meta['kind']]} {number}"
-            meta["prefix"] = f"{name}{words['caption_sep']}"  # the HTML caption's lead
-            if meta["kind"] == "table":
-                out.data["text/html"] = out.data["text/html"].replace(
-                    "<figcaption><b>", f"<figcaption><b>{meta['prefix']}", 1)
-            label = meta.get("label")
-            if label:
-                key = f"{'fig' if meta['kind'] == 'figure' else 'tab'}:{label}"
-                if key in names:
-                    problems.append(f"label {key!r} is used twice")
-                names[key] = name
-
-    def resolve(text: str) -> str:
-        def one(m):
-            key = f"{m.group(1)}:{m.group(2)}"
-            if key not in names:
-                problems.append(f"[@{key}] refers to no captioned {'figure' if m.group(1) == 'fig' else 'table'}")
-            return names.get(key, m.group(0))
-        return REFERENCE.sub(one, text)
-
-    for cell in cells:
-        if cell.cell_type == "markdown":
-            cell.source = resolve(cell.source)
-        for out in cell.get("outputs", []):
-            if "text/markdown" in out.get("data", {}):
-                out.data["text/markdown"] = resolve(out.data["text/markdown"])
-    if problems:
-        raise ReportError("Figure and table references do not resolve:\n  - " + "\n  - ".join(sorted(set(problems))))
-    return names
+def _tex(text: str) -> str:
+    """Escape the LaTeX special characters that can occur in captions."""
+    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b)
+    return text
 
 
-def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | None = None,
-          problems: list[str] | None = None):
+def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | None = None):
     """One notebook in the settings' language: cover, abstract, contents, every executed
-    notebook in order, conclusions, references and the appendix.
+    notebook in order (as rendered in that language), conclusions, references and the appendix.
 
     Args:
         metrics: each notebook's metrics.json (``summary.load``).
-        problems: if given, receives what has no edition in the report's language (``localize``).
     """
+    from mnist_utils import prose
+
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
 
@@ -395,12 +325,11 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
             if HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
                 continue
             cell["id"] = f"{path.stem[:2]}-{i:03d}"
+            if cell.cell_type == "code":  # the values published for the prose are in the prose now
+                cell.outputs = [o for o in cell.outputs if prose.FACTS_MIME not in o.get("data", {})]
             body.append(cell)
+    body = attach_captions(body)
     language = settings["language"]
-    missing = localize(body, language)
-    if problems is not None:
-        problems += missing
-    number_figures_and_tables(body, language)
     body.insert(0, new_markdown_cell(introduction(language), id="introduction"))
     metrics = metrics or {}
     body.append(new_markdown_cell(summary.conclusions(metrics, record, language), id="conclusions"))
@@ -418,7 +347,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
         "language_info": {"name": "python"},
         "title": settings["title"],
         "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract,
-                         # Chinese text: the Chinese edition, or the code appendix (its zh= strings).
+                         # Chinese text: the Chinese edition (or, in the code appendix, any Chinese in the code).
                          "cjk": language == "zh" or settings["include_code"], "cjk_font_dir": f"{CJK_FONT_DIR}/"},
         "language_code": language,  # the HTML's lang attribute (nbconvert takes ISO 639-1 codes only)
     }
@@ -565,6 +494,13 @@ def build_pdf(nb, failed_dir: Path) -> bytes:
     return pdf
 
 
+def _warn_untranslated(problems: list[str], language: str, warn) -> None:
+    if problems:
+        warn(f"warning: {len(problems)} item(s) of the report have no up-to-date {language} edition and show in "
+             f"English, out of date or with missing glyphs:\n  - " + "\n  - ".join(problems[:20])
+             + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+
+
 def build_inputs(layout: Layout, settings: dict, executed: list[Path], metrics: dict) -> dict[str, str]:
     """Digests of everything the report is made from: settings, executed notebooks, the
     run record, this builder's code and templates, and the converter's version."""
@@ -600,12 +536,19 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     settings = load_settings(settings_path, language)
     if include_code is not None:
         settings["include_code"] = include_code
-    executed = pipeline.discover(layout.executed) if layout.executed.is_dir() else []
-    if not executed:
-        raise ReportError(f"No executed notebooks in {layout.executed}. Run `mnist-study run` first.")
     language = settings["language"]
+    record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
+    # The run record says what is in the report, not whatever lies in executed/.
+    stems = list(record.get("notebooks", {}))
+    missing = [stem for stem in stems if not (layout.executed / f"{stem}.ipynb").is_file()]
+    if not stems or missing:
+        raise ReportError(f"No executed {', '.join(missing) or 'notebooks'} in {layout.executed}. "
+                          f"Run `mnist-study run` first.")
+    # A translation or template edited since the run is picked up here; nothing executes.
+    problems = pipeline.render(layout, (language,))
+    executed = [layout.rendered(language) / f"{stem}.ipynb" for stem in stems]
     html_path, pdf_path = report_paths(layout, language)
-    metrics = summary.load(layout.artifacts)
+    metrics = {stem: m for stem, m in summary.load(layout.artifacts).items() if stem in stems}
     stamp = layout.report / (BUILD_RECORD if language == "en" else BUILD_RECORD.replace(".json", f".{language}.json"))
     inputs = build_inputs(layout, settings, executed, metrics)
 
@@ -618,14 +561,10 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         except (OSError, ValueError):
             previous = {}
         if previous == current():
+            _warn_untranslated(problems, language, warn)
             return [html_path, pdf_path], False
-    record = json.loads(layout.run_record.read_text(encoding="utf-8")) if layout.run_record.is_file() else {}
-    problems: list[str] = []
-    nb = merge(executed, settings, record, metrics, problems)
-    if problems:
-        warn(f"warning: {len(problems)} item(s) of the report have no {language} edition and show in English "
-             f"or with missing glyphs:\n  - " + "\n  - ".join(problems[:20])
-             + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+    _warn_untranslated(problems, language, warn)
+    nb = merge(executed, settings, record, metrics)
     page = build_html(nb)
     pdf = build_pdf(nb, layout.failed)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mnist_utils import i18n
-from mnist_utils.evaluation import format_pct
 
 KEYWORDS = {
     "en": ("handwritten digit recognition", "MNIST", "multilayer perceptron", "convolutional neural network",
@@ -44,180 +42,66 @@ REFERENCES = (
 )
 
 
-# How the notebooks' configuration names read in prose.
-NAMES = {"relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid", "sgd": "SGD",
-         "nesterov": "SGD with Nesterov momentum", "rmsprop": "RMSprop", "adam": "Adam"}
-NAMES_ZH = {**NAMES, "nesterov": "带 Nesterov 动量的 SGD"}
-
-
 def load(artifacts_dir: Path) -> dict[str, dict]:
     """Each notebook's ``metrics.json`` that exists, by notebook name."""
     return {p.parent.name: json.loads(p.read_text(encoding="utf-8"))
             for p in sorted(Path(artifacts_dir).glob("*/metrics.json"))}
 
 
-def _pct(entry) -> str:
-    """'97.74 ± 0.10 %' from ``{"mean": .., "std": ..}``, '98.61 %' from a fraction."""
-    if isinstance(entry, dict):
-        return format_pct(entry["mean"], entry.get("std"))
-    return format_pct(entry)
-
-
-def _seeds(n: int) -> str:
-    return f"{n} seed{'s' if n != 1 else ''}"
-
-
-def _target(record: dict, notebook: str):
-    return record.get("notebooks", {}).get(notebook, {}).get("parameters", {}).get("target")
-
-
-def _int8(m: dict) -> tuple[dict | None, float | None]:
-    """Notebook 05's int8 TFLite export row and the Keras file's size, if exported."""
-    int8 = next((e for e in m.get("exports", []) if e["format"] == "TFLite int8"), None)
-    keras_size = next((e["file size (KB)"] for e in m.get("exports", []) if e["format"] == "Keras"), None)
-    return int8, keras_size
-
-
-def _chooser(language: str):
-    """``t(english, chinese)``: the one of the two in ``language``."""
-    return lambda english, chinese: chinese if language == "zh" else english
-
-
-def findings(metrics: dict[str, dict], record: dict, language: str = "en") -> dict[str, str]:
-    """One sentence per study, keyed by notebook, for the notebooks that have results
-    (``language``: "en" or "zh"; the numbers are looked up once, the sentences written in both)."""
-    t = _chooser(language)
-    names = t(NAMES, NAMES_ZH)
-    out = {}
+def facts(metrics: dict[str, dict], record: dict) -> dict:
+    """The numbers and choices the abstract and the conclusions state (``templates/sections``),
+    one entry per notebook that has results (None for the others)."""
+    runs = record.get("notebooks", {})
+    profiles = sorted({n["profile"] for n in runs.values()})
+    out = {"profiles": profiles, "reduced": profiles not in ([], ["full"]),
+           "baseline": None, "optimizers": None, "regularization": None, "cnn": None, "errors": None}
     if (m := metrics.get("02_mlp_baseline")) is not None:
-        n, several = len(m["seeds"]), len(m["seeds"]) > 1
-        out["02"] = t(f"A multilayer perceptron with one hidden layer of {m['hidden_units']} units reaches "
-                      f"{_pct(m['test_accuracy'])} test accuracy "
-                      f"({'mean ± standard deviation over ' if several else ''}{_seeds(n)}).",
-                      f"含一个 {m['hidden_units']} 单元隐藏层的多层感知机测试准确率为 "
-                      f"{_pct(m['test_accuracy'])}（{'均值 ± 标准差，' if several else ''}{n} 个种子）。")
+        out["baseline"] = {"hidden_units": m["hidden_units"], "seeds": len(m["seeds"]),
+                           "test_accuracy": m["test_accuracy"]}
     if (m := metrics.get("03_optimizers_activations")) is not None:
         best = m["best"]
-        activation, optimizer = (names.get(best[k], best[k]) for k in ("activation", "optimizer"))
-        if (best["activation"], best["optimizer"]) == ("relu", "adam"):
-            claim = t("as the seed study claimed", "与种子研究的结论一致")
-        else:
-            relu_adam = _pct(m["relu_adam_test_accuracy"])
-            claim = t("so the seed study's claim that ReLU with Adam is best does not hold here; ReLU with Adam "
-                      f"scores {relu_adam}",
-                      f"因此种子研究“ReLU 配 Adam 最好”的结论在这里不成立；ReLU 配 Adam 的测试准确率为 {relu_adam}")
-        out["03"] = t(f"Of four optimizers, each at its own tuned learning rate, and four activations, "
-                      f"{activation} with {optimizer} is best on validation and scores "
-                      f"{_pct(best['test_accuracy'])} on test ({claim}).",
-                      f"在四种优化器（各用调好的学习率）和四种激活函数中，{activation} 配 {optimizer} 的验证准确率最高，"
-                      f"测试准确率为 {_pct(best['test_accuracy'])}（{claim}）。")
+        out["optimizers"] = {"activation": best["activation"], "optimizer": best["optimizer"],
+                             "test_accuracy": best["test_accuracy"],
+                             "relu_adam_best": (best["activation"], best["optimizer"]) == ("relu", "adam"),
+                             "relu_adam_test_accuracy": m.get("relu_adam_test_accuracy")}
     if (m := metrics.get("04_regularization")) is not None:
-        best = m["best"]
-        hidden = " × ".join(str(h) for h in m["hidden"])
-        setting = i18n.translate(best["setting"], language)
-        target = _target(record, "04_regularization")
-        verdict = t(f", {'meeting' if best['meets_target'] else 'short of'} the {format_pct(target, digits=1)} target",
-                    f"，{'达到' if best['meets_target'] else '未达到'} {format_pct(target, digits=1)} 的目标") if target else ""
-        out["04"] = t(f"Among the regularizers compared on a {hidden} MLP, {setting} is best on "
-                      f"validation, with {_pct(best['test_accuracy'])} test accuracy{verdict}.",
-                      f"在 {hidden} 的 MLP 上比较的正则化方法中，{setting} 的验证准确率最高，"
-                      f"测试准确率为 {_pct(best['test_accuracy'])}{verdict}。")
+        out["regularization"] = {"hidden": m["hidden"], "setting": m["best"]["setting"],
+                                 "test_accuracy": m["best"]["test_accuracy"], "meets_target": m["best"]["meets_target"],
+                                 "target": runs.get("04_regularization", {}).get("parameters", {}).get("target")}
     if (m := metrics.get("05_cnn")) is not None:
-        ours = m["ours"]
-        n = len(m["runs"]["our CNN"]) if "our CNN" in m.get("runs", {}) else 0
-        int8, keras_size = _int8(m)
-        export = t(f" Quantized to int8 for TensorFlow Lite, the best seed keeps {int8['test accuracy (%)']:.2f} % "
-                   f"in a file {keras_size / int8['file size (KB)']:.1f} times smaller than its Keras original.",
-                   f"量化为 TensorFlow Lite int8 后，最佳种子的模型文件比 Keras 原文件小 "
-                   f"{keras_size / int8['file size (KB)']:.1f} 倍，测试准确率为 {int8['test accuracy (%)']:.2f} %。"
-                   ) if int8 and keras_size else ""
-        out["05"] = t(f"A batch-normalized CNN trained with a warm-up and cosine learning-rate schedule and "
-                      f"data augmentation reaches {_pct(ours['test_accuracy'])} over {_seeds(n)}, and "
-                      f"{_pct(ours['ensemble_test_accuracy'])} as an ensemble of those seeds.{export}",
-                      f"采用批归一化、预热加余弦学习率调度和数据增强训练的 CNN 在 {n} 个种子上的测试准确率为 "
-                      f"{_pct(ours['test_accuracy'])}，这些种子的集成为 {_pct(ours['ensemble_test_accuracy'])}。{export}")
+        exports = {e["format"]: e for e in m.get("exports", [])}
+        int8, keras = exports.get("TFLite int8"), exports.get("Keras")
+        out["cnn"] = {"test_accuracy": m["ours"]["test_accuracy"], "ensemble": m["ours"]["ensemble_test_accuracy"],
+                      "seeds": len(m.get("runs", {}).get("our CNN", [])),
+                      "int8_accuracy": int8["test accuracy (%)"] if int8 and keras else None,
+                      "int8_smaller": keras["file size (KB)"] / int8["file size (KB)"] if int8 and keras else None}
     if (m := metrics.get("06_error_analysis")) is not None:
-        cal = {row["model"]: row for row in m.get("calibration", [])}
-        top = m.get("top_confusions_cnn", [{}])[0]
+        cal = {row["model"]: row for row in m.get("calibration", [])}.get("CNN")
         fgsm = m.get("robustness", {}).get("FGSM ε", {}).get("CNN")
-        mlp, cnn = _pct(m["test_accuracy"]["MLP"]), _pct(m["test_accuracy"]["CNN"])
-        parts = [t(f"The error analysis compares the best MLP ({mlp}) with the best CNN ({cnn})",
-                   f"误差分析比较了最佳 MLP（{mlp}）与最佳 CNN（{cnn}）")]
-        if top:
-            parts.append(t(f"the CNN most often mistakes a {top['true']} for a {top['predicted']} "
-                           f"({top['count']} test images)",
-                           f"CNN 最常把 {top['true']} 误认为 {top['predicted']}（{top['count']} 张测试图像）"))
-        if "CNN" in cal:
-            before, after = (f"{cal['CNN'][f'ECE {w} (%)']:.2f} %" for w in ("before", "after"))
-            parts.append(t(f"temperature scaling moves its expected calibration error from {before} to {after}",
-                           f"温度缩放把它的期望校准误差从 {before} 变为 {after}"))
-        if fgsm and len(fgsm["levels"]) > 1:
-            epsilon, left = f"$\\varepsilon = {fgsm['levels'][1]:g}$", format_pct(fgsm["accuracy"][1], digits=1)
-            parts.append(t(f"an FGSM attack of {epsilon} lowers its accuracy to {left}",
-                           f"{epsilon} 的 FGSM 攻击使其准确率降到 {left}"))
-        out["06"] = t("; ".join(parts) + ".", "；".join(parts) + "。")
+        out["errors"] = {
+            "mlp": m["test_accuracy"]["MLP"], "cnn": m["test_accuracy"]["CNN"],
+            "gap": m["test_accuracy"]["CNN"] - m["test_accuracy"]["MLP"],
+            "top_confusion": (m.get("top_confusions_cnn") or [None])[0],
+            "ece_before": cal["ECE before (%)"] if cal else None, "ece_after": cal["ECE after (%)"] if cal else None,
+            "fgsm_epsilon": fgsm["levels"][1] if fgsm and len(fgsm["levels"]) > 1 else None,
+            "fgsm_accuracy": fgsm["accuracy"][1] if fgsm and len(fgsm["levels"]) > 1 else None,
+            "other_writers": m.get("sklearn_digits_accuracy", {}).get("CNN"),
+        }
     return out
 
 
-def _profiles(record: dict) -> list[str]:
-    return sorted({n["profile"] for n in record.get("notebooks", {}).values()})
-
-
 def abstract(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
-    """The abstract and keywords, as markdown."""
-    said = findings(metrics, record, language)
-    profile = _profiles(record)
-    reduced = profile not in ([], ["full"])
-    names = f"`{'`, `'.join(profile)}`"
-    if language == "zh":
-        caveat = f"这些数字来自 {names} 配置，而非完整研究。" if reduced else ""
-        text = ("本报告在笔记本电脑 CPU 上训练、比较并分析用于 MNIST 手写数字识别的多层感知机和卷积神经网络，"
-                "文中每个数字都由附录所记录的那次运行计算得出。" + caveat + "".join(said.values()))
-        return f"**摘要：** {text.strip()}\n\n**关键词：** {'；'.join(KEYWORDS['zh'])}"
-    caveat = f" These figures come from the {names} profile, not from the full study." if reduced else ""
-    text = ("This report trains, compares and analyses multilayer perceptrons and convolutional neural "
-            "networks for handwritten digit recognition on MNIST, on a laptop CPU, with every number "
-            "computed by the run recorded in the appendix." + caveat + " " + " ".join(said.values()))
-    return f"**Abstract.** {text.strip()}\n\n**Keywords:** {'; '.join(KEYWORDS['en'])}."
+    """The abstract and keywords, as markdown (``templates/sections/abstract.<language>.md``)."""
+    from mnist_utils import prose
+
+    return prose.section("abstract", {**facts(metrics, record), "keywords": KEYWORDS[language]}, language)
 
 
 def conclusions(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
-    """The conclusions and outlook section, as markdown."""
-    t = _chooser(language)
-    said = findings(metrics, record, language)
-    titles = t({"02": "Baseline", "03": "Optimizers and activations", "04": "Regularization",
-                "05": "Convolutional networks", "06": "Errors, calibration and robustness"},
-               {"02": "基线", "03": "优化器与激活函数", "04": "正则化", "05": "卷积网络", "06": "误差、校准与鲁棒性"})
-    lines = [t("# Conclusions and outlook", "# 总结与展望")]
-    if said:
-        lines.append(t("What this run found, notebook by notebook:", "本次运行逐个笔记本的发现："))
-        lines += ["\n".join(f"- **{titles[k]}{t('.', '。')}** {v}" for k, v in said.items())]
-    errors = metrics.get("06_error_analysis")
-    if errors is not None:
-        gap = 100 * (errors["test_accuracy"]["CNN"] - errors["test_accuracy"]["MLP"])
-        lines.append(t(
-            f"The best CNN {'beats' if gap > 0 else 'trails'} the best MLP by {abs(gap):.2f} percentage points "
-            "on the same test images. A convolution shares its weights across positions and sees only a "
-            "neighbourhood, priors about images that a fully connected layer has to learn from the data.",
-            f"在相同的测试图像上，最佳 CNN {'领先' if gap > 0 else '落后于'}最佳 MLP {abs(gap):.2f} 个百分点。"
-            "卷积在各个位置共享权重、只看局部邻域，这是关于图像的先验，而全连接层只能从数据中学到它们。"))
-        other = errors.get("sklearn_digits_accuracy", {}).get("CNN")
-        if other is not None:
-            there, here = format_pct(other, digits=1), format_pct(errors["test_accuracy"]["CNN"], digits=1)
-            lines.append(t(f"On handwriting collected outside MNIST (scikit-learn's 8 × 8 digits, scaled up) the "
-                           f"CNN scores {there}, against {here} on the MNIST test set.",
-                           f"在 MNIST 之外采集的手写数字上（scikit-learn 的 8 × 8 数字，放大后），CNN 的准确率为 "
-                           f"{there}，而在 MNIST 测试集上为 {here}。"))
-    lines.append(t(
-        "**Outlook.** The record profile (`params/record.yaml`) trains the CNN longer and ensembles more "
-        "seeds, for readers with more time or a GPU. The test set holds some mislabelled digits "
-        "(Northcutt et al. 2021), which caps what any accuracy above about 99.8 % can show. Natural next "
-        "steps are adversarial training against the FGSM weakness (Madry et al. 2018) and training data "
-        "that is more varied than MNIST's.",
-        "**展望。** 记录配置（`params/record.yaml`）把 CNN 训练得更久并集成更多种子，适合时间更充裕或有 GPU 的读者。"
-        "测试集中有一些标注错误的数字（Northcutt 等，2021），这使得高于约 99.8 % 的准确率难以说明问题。"
-        "自然的下一步是针对 FGSM 弱点的对抗训练（Madry 等，2018），以及比 MNIST 更多样的训练数据。"))
-    return "\n\n".join(lines)
+    """The conclusions and outlook section, as markdown (``templates/sections/conclusions.<language>.md``)."""
+    from mnist_utils import prose
+
+    return prose.section("conclusions", facts(metrics, record), language)
 
 
 def references(language: str = "en") -> str:

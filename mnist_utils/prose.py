@@ -1,0 +1,447 @@
+"""The notebooks' prose: markdown templates filled with the values the code published.
+
+Code cells compute and publish named values (``display.facts``); markdown cells
+say what they mean, with Jinja2 placeholders, conditions and the filters below.
+This module renders the executed notebooks into the copies people read, one per
+language, with figures and tables numbered and ``[@fig:label]`` references
+resolved. It never executes code, so an edit to a sentence, a template or a
+translation costs a re-render, not a re-run. The notebooks do not import it, so
+editing it re-runs nothing.
+
+- **Facts.** Each ``display.facts`` output holds its values as JSON under
+  :data:`FACTS_MIME`; a notebook's templates see all of its facts, and ``profile``.
+- **Captions.** A markdown cell ``Figure: text {#fig:label}`` or ``Table: text
+  {#tab:label}`` captions the figure or table its notebook displayed with that
+  label (pandoc-crossref's spelling). The renderer numbers it.
+- **Translations.** ``notebooks/zh/NN_name.yaml`` holds the Chinese of each
+  markdown cell, keyed by the cell's id, with a hash of the English it translates
+  (``en``): when the English changes, the translation is flagged as out of date.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mnist_utils import i18n
+from mnist_utils.display import FACTS_MIME
+
+SECTIONS = Path(__file__).parent / "templates" / "sections"
+# A caption cell: "Figure: text {#fig:label}" or "Table: text {#tab:label}".
+CAPTION = re.compile(r"^\s*(?P<word>Figure|Table):\s*(?P<text>.*?)\s*\{#(?P<kind>fig|tab):(?P<label>[A-Za-z0-9_.-]+)\}\s*$",
+                     re.S)
+KINDS = {"fig": "figure", "tab": "table"}
+# A cross-reference in prose: [@fig:label] or [@tab:label] (pandoc-crossref's spelling).
+REFERENCE = re.compile(r"\[@(fig|tab):([A-Za-z0-9_.-]+)\]")
+# The words the renderer writes itself, in each language.
+WORDS = {
+    "en": {"figure": "Figure", "table": "Table", "caption_sep": ". ", "and": " and ", "comma": ", "},
+    "zh": {"figure": "图", "table": "表", "caption_sep": "\u3000", "and": "和", "comma": "、"},
+}
+# How the notebooks' configuration names read in prose (the ``name`` filter).
+NAMES = {
+    "en": {"relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid", "sgd": "SGD",
+           "nesterov": "SGD with Nesterov momentum", "rmsprop": "RMSprop", "adam": "Adam"},
+    "zh": {"relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid", "sgd": "SGD",
+           "nesterov": "带 Nesterov 动量的 SGD", "rmsprop": "RMSprop", "adam": "Adam"},
+}
+
+
+class ProseError(RuntimeError):
+    """A template cannot be rendered; the message names the notebook, the cell and the problem."""
+
+
+# --- the template engine ---------------------------------------------------------
+
+def _mean_std(x):
+    """(mean, std or None) of ``{"mean", "std"}``, a list of values, or one number."""
+    if isinstance(x, dict):
+        return x["mean"], x.get("std")
+    if isinstance(x, (list, tuple)):
+        import statistics
+
+        return statistics.fmean(x), (statistics.stdev(x) if len(x) > 1 else None)
+    return x, None
+
+
+def pct(x, digits: int = 2) -> str:
+    """A fraction (or the mean of ``{"mean", "std"}``) in percent: '97.81 %'."""
+    return f"{100 * _mean_std(x)[0]:.{digits}f} %"
+
+
+def pm(x, digits: int = 2) -> str:
+    """Mean ± standard deviation in percent, '97.81 ± 0.09 %' ('97.81 %' when there is no std)."""
+    mean, std = _mean_std(x)
+    return pct(mean, digits) if std is None else f"{100 * mean:.{digits}f} ± {100 * std:.{digits}f} %"
+
+
+def points(x, digits: int = 2) -> str:
+    """A difference of fractions in percentage points, unsigned: '0.12'."""
+    return f"{100 * x:.{digits}f}"
+
+
+def signed(x, digits: int = 2) -> str:
+    """A number with its sign: '+0.12', '-0.30'."""
+    return f"{x:+.{digits}f}"
+
+
+def num(x, digits: int = 2) -> str:
+    """A number with fixed decimals: '0.75'."""
+    return f"{x:.{digits}f}"
+
+
+def thousands(x) -> str:
+    """A whole number with thousands separators: '54,000'."""
+    return f"{int(round(x)):,}"
+
+
+def pvalue(p) -> str:
+    """A p-value as a paper prints it: '0.012', '< 0.001'."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def environment(language: str = "en"):
+    """The Jinja2 environment of ``language``: strict about names, sandboxed, with the filters
+    pct, pm, points, signed, num, thousands, pvalue, plural, and_list, name and tr."""
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    words = WORDS[language]
+    # "{#" opens a caption's label ({#fig:x}), so Jinja comments are spelled {## ... ##}.
+    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
+                               comment_start_string="{##", comment_end_string="##}",
+                               loader=FileSystemLoader(str(SECTIONS)))
+
+    def plural(n, singular: str, many: str | None = None) -> str:
+        if language == "zh":
+            return f"{n} 个{singular}"
+        return f"{n} {singular if n == 1 else many or singular + 's'}"
+
+    def and_list(items) -> str:
+        items = [str(i) for i in items]
+        if len(items) < 2:
+            return "".join(items)
+        return words["comma"].join(items[:-1]) + words["and"] + items[-1]
+
+    env.filters.update(pct=pct, pm=pm, points=points, signed=signed, num=num, thousands=thousands,
+                       pvalue=pvalue, plural=plural, and_list=and_list,
+                       name=lambda key: NAMES[language].get(key, key),
+                       tr=lambda text: i18n.translate(str(text), language),
+                       oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip())
+    # Sentences several notebooks write (templates/sections/macros.<language>.md) are callable everywhere.
+    from jinja2.runtime import Macro
+
+    module = env.get_template(f"macros.{language}.md").module
+    env.globals.update({k: v for k, v in vars(module).items() if isinstance(v, Macro)})
+    return env
+
+
+def names_used(template: str) -> set[str]:
+    """The top-level names a template reads (what some cell must publish)."""
+    from jinja2 import meta
+
+    return meta.find_undeclared_variables(environment().parse(template))
+
+
+def render_text(template: str, values: dict, language: str = "en", where: str = "") -> str:
+    """Render one template; a missing name or a syntax error raises ProseError naming ``where``."""
+    from jinja2 import TemplateError, UndefinedError
+
+    try:
+        return environment(language).from_string(template).render(**values)
+    except UndefinedError as e:
+        missing = re.search(r"'([^']+)' is undefined", str(e))
+        what = f"uses the name {missing.group(1)!r}, which no code cell published" if missing else str(e)
+        raise ProseError(f"{where}: {what} (display.facts(...) publishes names for the templates).") from None
+    except TemplateError as e:
+        raise ProseError(f"{where}: {type(e).__name__}: {e}") from None
+
+
+def section(name: str, values: dict, language: str) -> str:
+    """Render ``templates/sections/<name>.<language>.md`` (the report's own sections)."""
+    path = SECTIONS / f"{name}.{language}.md"
+    return render_text(path.read_text(encoding="utf-8"), values, language, where=f"templates/sections/{path.name}").strip()
+
+
+# --- translations ----------------------------------------------------------------
+
+def english_hash(text: str) -> str:
+    """What a translation records of the English it translates."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
+def translations_path(notebook: Path, language: str) -> Path:
+    """``notebooks/<language>/NN_name.yaml``, the translation of ``notebooks/NN_name.ipynb``."""
+    notebook = Path(notebook)
+    return notebook.parent / language / f"{notebook.stem}.yaml"
+
+
+def load_translations(notebook: Path, language: str) -> dict[str, dict]:
+    """The translation entries of a notebook: cell id -> {"en": hash, "text": translation}."""
+    import yaml
+
+    path = translations_path(notebook, language)
+    if not path.is_file():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ProseError(f"{path}: not valid YAML: {e}") from None
+    bad = [k for k, v in raw.items() if not (isinstance(v, dict) and isinstance(v.get(language), str))]
+    if bad:
+        raise ProseError(f"{path}: entries {bad} need `en: <hash>` and `{language}: <text>`.")
+    return {str(k): {"en": str(v.get("en", "")), "text": v[language]} for k, v in raw.items()}
+
+
+def dump_translations(entries: dict[str, dict], language: str, notebook_name: str) -> str:
+    """YAML text of translation entries (cell id -> {"en", "text"}), multi-line texts as blocks."""
+    lines = [f"# {notebook_name} in {'Chinese' if language == 'zh' else language}: one entry per markdown cell, keyed by its id.",
+             "# `en` is the hash of the English it translates: when the English changes, the build warns that",
+             "# the entry is out of date. Update the text, then run `mnist-study translations --accept`.",
+             "# Keep the {{ placeholders }} and [@fig:...] references; a caption's entry is its text only."]
+    for key, entry in entries.items():
+        lines += [f"{key}:", f"  en: {entry['en']}", f"  {language}: |-"]
+        lines += [f"    {line}" if line else "" for line in entry["text"].splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+# --- rendering executed notebooks --------------------------------------------------
+
+def facts(nb) -> dict:
+    """Every value the notebook's code cells published, later cells winning."""
+    values = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if FACTS_MIME in out.get("data", {}):
+                data = out["data"][FACTS_MIME]
+                values.update(json.loads(data) if isinstance(data, str) else data)
+    return values
+
+
+def unrendered(nb):
+    """A copy of a (possibly rendered) notebook with its templates back in place and the
+    cells the renderer added removed."""
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("mnist_report", {})
+        if meta.get("generated"):
+            continue
+        if cell.cell_type == "markdown" and "template" in meta:
+            cell.source = meta["template"]
+            cell.metadata.pop("mnist_report")
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+@dataclass
+class Rendered:
+    """The notebooks of one language, rendered, and what the build should warn about."""
+
+    notebooks: dict[str, object] = field(default_factory=dict)  # stem -> nbformat node
+    problems: list[str] = field(default_factory=list)
+
+
+def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dict[str, str],
+           language: str) -> Rendered:
+    """Render executed notebooks (stem -> notebook, in report order) in ``language``.
+
+    Args:
+        sources: stem -> the source notebook, beside which its translations lie.
+        profiles: stem -> the profile it ran with (a reduced profile adds a note).
+
+    Raises:
+        ProseError: a template that does not render, a label used twice, a caption
+            with nothing to caption, or a reference to no label.
+    """
+    result = Rendered()
+    words = WORDS[language]
+    counts, names, errors = {"figure": 0, "table": 0}, {}, []
+    for stem, executed in notebooks.items():
+        nb = unrendered(executed)
+        values = {**facts(nb), "profile": profiles.get(stem, "full")}
+        translations = load_translations(sources[stem], language) if language != "en" else {}
+        labelled = {meta["label"]: meta["kind"] for cell in nb.cells if cell.cell_type == "code"
+                    for out in cell.get("outputs", [])
+                    if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")}
+        captioned = set()
+        cells = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                if language != "en":
+                    result.problems += _localize_outputs(cell, language, f"{stem}, cell {cell.get('id', '?')}")
+                cells.append(cell)
+                continue
+            if cell.cell_type != "markdown":
+                cells.append(cell)
+                continue
+            where = f"{stem}.ipynb, cell {cell.get('id', '?')}"
+            template = cell.source
+            caption = CAPTION.match(template)
+            text = caption["text"] if caption else template
+            if language != "en":
+                text = _translated(text, translations.get(cell.get("id")), template, bool(caption), where,
+                                   translations_path(sources[stem], language).name, language, result.problems)
+            new = copy.deepcopy(cell)
+            new.source = render_text(text, values, language, where).strip() if caption else \
+                render_text(text, values, language, where)
+            new.metadata["mnist_report"] = {"template": template}
+            if caption:
+                kind, label = KINDS[caption["kind"]], caption["label"]
+                key = f"{caption['kind']}:{label}"
+                if key in names:
+                    errors.append(f"{where}: label {key!r} is used twice")
+                if labelled.get(label) != kind:
+                    errors.append(f"{where}: caption of {kind} {label!r}, but no code cell displayed a {kind} "
+                                  f"with that label")
+                captioned.add(label)
+                counts[kind] += 1
+                names[key] = name = f"{words[kind]} {counts[kind]}"
+                new.metadata["mnist_report"].update(kind=kind, label=label, number=counts[kind], caption=new.source,
+                                                    prefix=f"{name}{words['caption_sep']}")
+                new.source = (f"**{name}.** " if language == "en" else f"**{name}**{words['caption_sep']}") + new.source
+            cells.append(new)
+        errors += [f"{stem}.ipynb: the {kind} labelled {label!r} has no caption cell (add a markdown cell "
+                   f"`{kind.title()}: ... {{#{'fig' if kind == 'figure' else 'tab'}:{label}}}` after it)"
+                   for label, kind in labelled.items() if label not in captioned]
+        note = profile_note(values["profile"], language)
+        if note is not None:  # after the notebook's opening cell
+            first = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), -1)
+            cells.insert(first + 1, note)
+        nb.cells = cells
+        result.notebooks[stem] = nb
+    for stem, nb in result.notebooks.items():
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = _resolve(cell.source, names, errors, f"{stem}.ipynb, cell {cell.get('id', '?')}")
+    if errors:
+        raise ProseError("The notebooks' prose does not render:\n  - " + "\n  - ".join(dict.fromkeys(errors)))
+    return result
+
+
+def _translated(english: str, entry: dict | None, template: str, is_caption: bool, where: str,
+                file: str, language: str, problems: list[str]) -> str:
+    """The text to render for one cell in ``language``: its translation, else the English
+    (noting what is missing or out of date in ``problems``)."""
+    if entry is None:
+        if i18n.untranslated(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", english)):
+            problems.append(f"{where}: no {language} translation in {file}; shown in English")
+        return english
+    if entry["en"] != english_hash(template):
+        problems.append(f"{where}: the {language} translation is out of date (its English changed); "
+                        f"`mnist-study translations` shows it")
+    text = entry["text"]
+    if is_caption:
+        inner = CAPTION.match(text)
+        text = inner["text"] if inner else text.strip()
+    return text
+
+
+def _resolve(text: str, names: dict[str, str], errors: list[str], where: str) -> str:
+    """Replace [@fig:label] / [@tab:label] with "Figure N" / "Table N"."""
+    def one(m):
+        key = f"{m.group(1)}:{m.group(2)}"
+        if key not in names:
+            errors.append(f"{where}: [@{key}] refers to no captioned {KINDS[m.group(1)]}")
+        return names.get(key, m.group(0))
+    return REFERENCE.sub(one, text)
+
+
+def profile_note(profile: str, language: str):
+    """The cell that warns the reader of a reduced profile's numbers (None for the full study)."""
+    from nbformat.v4 import new_markdown_cell
+
+    if profile == "full":
+        return None
+    text = section("profile_note", {"profile": profile}, language)
+    return new_markdown_cell(text, id=f"profile-note-{language}", metadata={"mnist_report": {"generated": True}})
+
+
+def _localize_outputs(cell, language: str, where: str) -> list[str]:
+    """Swap a code cell's outputs for their ``language`` edition, in place; return what has none."""
+    problems = []
+    for out in cell.get("outputs", []):
+        if out.output_type not in ("display_data", "execute_result"):
+            continue
+        meta = out.get("metadata", {}).get("mnist_report", {})
+        edition = meta.get(language)
+        if edition is None:
+            text = out.data.get("text/markdown") or out.data.get("text/html") or ""
+            if i18n.untranslated(re.sub(r"<[^>]+>|\$[^$]*\$|`[^`]*`", " ", text)):
+                problems.append(f"{where}: output without a {language} edition: {text[:60]!r}")
+            continue
+        out.data = edition["data"]
+        meta.pop(language)
+        problems += [f"{where}: label left in English: {t!r}" for t in edition.get("untranslated", [])]
+        problems += [f"{where}: {m}" for m in edition.get("missing_glyphs", [])]
+    return problems
+
+
+# --- checks on the source notebooks ---------------------------------------------------
+
+def published_names(nb) -> set[str]:
+    """The names a source notebook's code publishes: the keywords of its ``display.facts`` calls."""
+    import ast
+
+    found = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "facts"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "display"):
+                found |= {k.arg for k in node.keywords if k.arg}
+    return found
+
+
+def check_source(path: Path, languages=("zh",)) -> list[str]:
+    """Problems of a source notebook's prose that need no execution: templates that do not
+    parse, names no code publishes, translations that use other names or references than
+    their English, are out of date, missing, or keyed by no cell."""
+    import nbformat
+    from jinja2 import TemplateSyntaxError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    known = published_names(nb) | {"profile"} | set(environment().globals)
+    problems = []
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    for language in languages:
+        translations = load_translations(path, language)
+        for cell in markdown:
+            where = f"{path.name}, cell {cell.get('id')}"
+            try:
+                used = names_used(cell.source)
+            except TemplateSyntaxError as e:
+                problems.append(f"{where}: template syntax error: {e}")
+                continue
+            problems += [f"{where}: uses {n!r}, which no display.facts call publishes" for n in sorted(used - known)]
+            entry = translations.get(cell.get("id"))
+            if entry is None:
+                if i18n.untranslated(CAPTION.sub(lambda m: m["text"], cell.source)):
+                    problems.append(f"{where}: no {language} translation")
+                continue
+            if entry["en"] != english_hash(cell.source):
+                problems.append(f"{where}: the {language} translation is out of date")
+            try:
+                theirs = names_used(entry["text"])
+            except TemplateSyntaxError as e:
+                problems.append(f"{where}: {language} template syntax error: {e}")
+                continue
+            if theirs != used:
+                problems.append(f"{where}: the {language} translation uses {sorted(theirs)}, the English {sorted(used)}")
+            if sorted(REFERENCE.findall(entry["text"])) != sorted(REFERENCE.findall(cell.source)):
+                problems.append(f"{where}: the {language} translation cites other figures or tables than the English")
+        ids = {c.get("id") for c in markdown}
+        problems += [f"{path.name}: {language} translation of {key!r}, which is no markdown cell"
+                     for key in translations if key not in ids]
+    return problems
