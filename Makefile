@@ -31,8 +31,8 @@ report: run       ## run the study, then build report/mnist_report.html and .pdf
 test: setup       ## unit tests and the end-to-end smoke run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: setup        ## open the notebooks in JupyterLab with the mnist-study kernel
-	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: setup        ## JupyterLab on the project: START_HERE says where the source and the executed notebooks are
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" START_HERE.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup      ## time smoke and full runs; writes benchmarks/results/pipeline.json
 	$(BIN)/python benchmarks/pipeline.py

@@ -1,4 +1,4 @@
-"""The ``mnist-study`` command: data, run, report, kernel, predict."""
+"""The ``mnist-study`` command: data, run, report, translations, kernel, predict."""
 
 from __future__ import annotations
 
@@ -34,6 +34,29 @@ def _report(args) -> None:
                                 language=args.language)
     for path in paths:
         print(f"{'Wrote' if built else 'Up to date:'} {path}")
+
+
+def _translations(args) -> int:
+    from mnist_utils import prose
+
+    layout = pipeline.default_layout()
+    notebooks = pipeline.select(pipeline.discover(layout.notebooks), args.notebooks)
+    found = 0
+    for path in notebooks:
+        if args.accept:
+            for cell_id in prose.accept_translations(path, "zh"):
+                print(f"{path.name}, cell {cell_id}: translation marked current")
+        problems = prose.check_source(path)
+        found += len(problems)
+        for problem in problems:
+            print(problem)
+        for cell_id, (english, chinese) in prose.stale_translations(path, "zh").items():
+            print(f"{path.name}, cell {cell_id}, out of date. Its English now:\n"
+                  + "\n".join(f"    {line}" for line in english.splitlines()) + "\n  and its Chinese:\n"
+                  + "\n".join(f"    {line}" for line in chinese.splitlines()))
+    print(f"{found} problem(s) in {len(notebooks)} notebook(s)" if found else
+          f"The prose of {len(notebooks)} notebook(s) and its Chinese agree.")
+    return 1 if found else 0
 
 
 def _kernel(args) -> None:
@@ -102,6 +125,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--language", choices=i18n.LANGUAGES,
                    help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf)")
     b.set_defaults(func=_report)
+
+    t = sub.add_parser("translations", help="check the notebooks' templates and their Chinese (notebooks/zh/)")
+    t.add_argument("notebooks", nargs="*", metavar="NN", help="notebook numbers or names (default: all)")
+    t.add_argument("--accept", action="store_true",
+                   help="mark out-of-date translations as current (after updating their Chinese)")
+    t.set_defaults(func=_translations)
 
     k = sub.add_parser("kernel", help="register the 'mnist-study' Jupyter kernel")
     k.add_argument("--user", action="store_true", help="install for this user, not this environment")

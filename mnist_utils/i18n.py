@@ -1,10 +1,9 @@
 """The report's languages: English, in which the notebooks are written, and Chinese.
 
-Narrative markdown cells carry a language tag (``lang-en`` / ``lang-zh``) and the
-report keeps the ones of its language. What the notebooks compute is published in
-both languages at once (``display``): prose and captions get their Chinese text at
-the call site, figure and table labels through the translation table below, so
-switching the report's language re-executes nothing.
+The prose and the captions are markdown, translated cell by cell in ``notebooks/zh/``
+(``prose``). Figure and table labels are translated here, through the table below:
+``display`` draws each figure and table in both languages at once, so switching the
+report's language re-executes nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from __future__ import annotations
 import re
 
 LANGUAGES = ("en", "zh")
-# A markdown cell tagged with one of these appears only in that language's report.
-CELL_TAGS = {f"lang-{language}": language for language in LANGUAGES}
 # The fonts of a Chinese figure. matplotlib falls back along this list glyph by glyph:
 # DejaVu Sans (the English figures' font) draws Latin letters and digits as before,
 # Noto Sans CJK SC (Debian: fonts-noto-cjk) the Chinese characters.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mnist_utils import artifacts, cache
+from mnist_utils import artifacts, cache, i18n
 
 KERNEL_NAME = "mnist-study"
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
@@ -455,7 +455,7 @@ def _point_at_report(executed: Path, layout: Layout, stem: str) -> None:
     nbformat.write(nb, executed)
 
 
-def render(layout: Layout, languages: tuple[str, ...] = ("en", "zh")) -> list[str]:
+def render(layout: Layout, languages: tuple[str, ...] = i18n.LANGUAGES) -> list[str]:
     """Fill in the prose of the executed notebooks the run record lists, in each language:
     ``executed/NN_name.ipynb`` in English, ``executed/zh/`` in Chinese (``prose.render``).
     Executes nothing; a file is written only when its text changes.

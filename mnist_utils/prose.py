@@ -209,6 +209,30 @@ def dump_translations(entries: dict[str, dict], language: str, notebook_name: st
     return "\n".join(lines) + "\n"
 
 
+def stale_translations(notebook: Path, language: str) -> dict[str, tuple[str, str]]:
+    """The out-of-date entries of a notebook's translations: cell id -> (its English now, the translation)."""
+    import nbformat
+
+    english = {c.get("id"): c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"}
+    return {key: (english[key], entry["text"]) for key, entry in load_translations(notebook, language).items()
+            if key in english and entry["en"] != english_hash(english[key])}
+
+
+def accept_translations(notebook: Path, language: str) -> list[str]:
+    """Record the current English's hash in every out-of-date entry (its translator has updated
+    it); returns their cell ids."""
+    from mnist_utils import artifacts
+
+    stale = stale_translations(notebook, language)
+    if stale:
+        entries = load_translations(notebook, language)
+        for key, (english, _) in stale.items():
+            entries[key]["en"] = english_hash(english)
+        artifacts.write_text(translations_path(notebook, language),
+                             dump_translations(entries, language, Path(notebook).name))
+    return list(stale)
+
+
 # --- rendering executed notebooks --------------------------------------------------
 
 def facts(nb) -> dict:

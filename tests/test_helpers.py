@@ -105,11 +105,18 @@ def test_seconds_to_reach_counts_whole_epochs():
     assert evaluation.seconds_to_reach([2.0, 3.0], [0.5, 0.6], 0.9) is None
 
 
-def test_mcnemar_verdict_counts_significance_only_in_its_direction():
+def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
+    from mnist_utils import prose
+
     win = {"a_only": 30, "b_only": 5, "p_value": 1e-5}
     loss = {"a_only": 5, "b_only": 30, "p_value": 1e-5}
     tie = {"a_only": 10, "b_only": 10, "p_value": 1.0}
-    text = evaluation.mcnemar_verdict([win, loss, tie], "A", "B")
+    tally = evaluation.mcnemar_tally([win, loss, tie])
+    assert tally == {"pairs": 3, "better": 1, "won": 1, "lost": 1}
+    text = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": tally})
     assert text == ("A is right where B is wrong more often than the reverse in 1 of 3 seed pairs, "
                     "significantly (McNemar p < 0.05) in 1; it is significantly worse in 1.")
-    assert evaluation.mcnemar_verdict([tie], "A", "B").endswith("in 0 of 1 seed pair, significantly (McNemar p < 0.05) in 0.")
+    one = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": evaluation.mcnemar_tally([tie])})
+    assert one.endswith("in 0 of 1 seed pair, significantly (McNemar p < 0.05) in 0.")
+    assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": tally}, "zh") == (
+        "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，其中 1 个显著（McNemar p < 0.05）；有 1 个显著更差。")

@@ -38,10 +38,10 @@ def test_figure_is_published_in_both_languages_with_no_missing_glyph(shown):
 
     plots.style()
     fig = plots.class_balance({"train": np.arange(10) + 5, "validation": np.arange(10) + 5})
-    display.figure(fig, "Images per digit", label="t-balance", zh="每个数字的图像数")
-    (english, meta), _caption_for_readers = shown
+    display.figure(fig, label="t-balance")
+    [(english, meta)] = shown
+    assert meta["mnist_report"]["kind"] == "figure" and meta["mnist_report"]["label"] == "t-balance"
     zh = meta["mnist_report"]["zh"]
-    assert zh["caption"] == "每个数字的图像数"
     assert "untranslated" not in zh and "missing_glyphs" not in zh  # every label translated, every glyph drawn
     assert base64.b64decode(zh["data"]["image/png"])[:4] == b"\x89PNG"
     assert zh["data"]["image/png"] != english["image/png"]
@@ -52,28 +52,37 @@ def test_figure_reports_labels_left_in_english(shown):
 
     fig = Figure()
     fig.add_subplot().set_xlabel("a label nobody translated")
-    display.figure(fig, "Caption")
+    display.figure(fig, label="x")
     zh = shown[0][1]["mnist_report"]["zh"]
-    assert "a label nobody translated" in zh["untranslated"] and "Caption" in zh["untranslated"]
+    assert zh["untranslated"] == ["a label nobody translated"]
 
 
 def test_table_translates_headers_and_text_cells(shown):
     import pandas as pd
 
     df = pd.DataFrame({"model": ["our CNN", "LeNet-5"], "test accuracy (%)": [99.1, 98.9]})
-    display.table(df, caption="Two models", zh="两个模型")
+    display.table(df, label="two")
     data, meta = shown[0]
     zh = meta["mnist_report"]["zh"]
     assert "test accuracy (%)" in data["text/html"]
     assert "测试准确率 (%)" in zh["data"]["text/html"] and "我们的 CNN" in zh["data"]["text/latex"]
-    assert "两个模型" in zh["data"]["text/latex"] and "untranslated" not in zh
+    assert "untranslated" not in zh and meta["mnist_report"]["label"] == "two"
     # In LaTeX a header's unit goes under its name, and the unit-less header stays one line.
     assert "model & \\shortstack[l]{test accuracy\\\\(\\%)} \\\\\n" in data["text/latex"]
     assert "\\shortstack[l]{测试准确率\\\\(\\%)}" in zh["data"]["text/latex"]
 
 
-def test_markdown_carries_its_translation(shown):
-    display.md("**Done.**", zh="**完成。**")
-    display.md("Only English.")
-    assert shown[0][1] == {"mnist_report": {"zh": {"data": {"text/markdown": "**完成。**"}}}}
-    assert shown[1][1] == {}
+def test_facts_publish_plain_values_shown_compactly(shown):
+    import numpy as np
+
+    from mnist_utils import prose
+
+    display.facts(ours={"mean": np.float32(0.5), "std": None, "n": 3}, seeds=np.array([0, 1]), missing=float("nan"),
+                  name="adam")
+    [(data, meta)] = shown
+    values = data[prose.FACTS_MIME]
+    assert values == {"ours": {"mean": 0.5, "std": None, "n": 3}, "seeds": [0, 1], "missing": None, "name": "adam"}
+    assert data["text/plain"].splitlines() == ["ours = {mean: 0.5, std: None, n: 3}", "seeds = [0, 1]",
+                                               "missing = None", "name = 'adam'"]
+    with pytest.raises(TypeError, match="not a plain value"):
+        display.facts(model=object())

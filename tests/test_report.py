@@ -1,7 +1,5 @@
 """Report settings, output cleaning, contents and the reproducibility appendix."""
 
-import copy
-
 import pytest
 from nbformat.v4 import new_markdown_cell
 
@@ -118,79 +116,30 @@ def test_cover_lists_the_filled_in_fields_in_course_paper_order(tmp_path):
     assert "<th>Student ID</th><td>2023123456</td>" in title and "Course" not in title
 
 
-def _output(kind, caption, label=None):
-    from nbformat.v4 import new_output
-
-    data = {"image/png": "iVBORw0KGgo="} if kind == "figure" else {
-        "text/html": f"<figure><figcaption><b>{caption}</b></figcaption><table></table></figure>",
-        "text/latex": "\\begin{table}\\caption{x}\\end{table}"}
-    return new_output("display_data", data=data,
-                      metadata={"mnist_report": {"kind": kind, "caption": caption, "label": label}})
-
-
-def test_figures_and_tables_are_numbered_in_order_and_references_resolve():
+def test_captions_move_onto_their_figures_and_tables():
     from nbformat.v4 import new_code_cell, new_output
 
-    cells = [new_markdown_cell("As [@fig:a] and [@tab:t] show, and [@fig:b] confirms."),
-             new_code_cell(outputs=[_output("figure", "First", "a"), _output("table", "A table", "t")]),
-             new_code_cell(outputs=[
-                 _output("figure", "Second", "b"),
-                 new_output("display_data", data={"text/markdown": "*Second*"},
-                            metadata={"mnist_report": {"caption_of": "b"}}),
-                 new_output("display_data", data={"text/markdown": "computed: see [@tab:t]"}),
-                 new_output("display_data", data={"image/png": "iVBORw0KGgo="})])]  # uncaptioned: no number
-    names = report.number_figures_and_tables(cells)
-    assert names == {"fig:a": "Figure 1", "tab:t": "Table 1", "fig:b": "Figure 2"}
-    assert cells[0].source == "As Figure 1 and Table 1 show, and Figure 2 confirms."
-    assert [o.metadata.get("mnist_report", {}).get("number") for o in cells[2].outputs] == [2, None, None]
-    assert cells[2].outputs[1].data["text/markdown"] == "computed: see Table 1"  # and the repeated caption is gone
-    assert "<b>Table 1. A table</b>" in cells[1].outputs[1].data["text/html"]
+    from mnist_utils import display
 
+    figure = new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                        metadata={"mnist_report": {"kind": "figure", "label": "a"}})
+    table = new_output("display_data", data={"text/html": "<table></table>",
+                                             "text/latex": f"{display.LATEX_TABLE[0]}X{display.LATEX_TABLE[1]}"},
+                       metadata={"mnist_report": {"kind": "table", "label": "t"}})
 
-def test_numbers_and_references_in_chinese():
-    from nbformat.v4 import new_code_cell
+    def caption(kind, label, number, text, prefix):
+        return new_markdown_cell(f"**{prefix}** {text}", metadata={"mnist_report": {
+            "kind": kind, "label": label, "number": number, "caption": text, "prefix": prefix}})
 
-    cells = [new_markdown_cell("见 [@fig:a] 和 [@tab:t]。"),
-             new_code_cell(outputs=[_output("figure", "图注", "a"), _output("table", "表注", "t")])]
-    assert report.number_figures_and_tables(cells, "zh") == {"fig:a": "图 1", "tab:t": "表 1"}
-    assert cells[0].source == "见 图 1 和 表 1。"
-    assert "<b>表 1\u3000表注</b>" in cells[1].outputs[1].data["text/html"]
-
-
-def test_localize_keeps_one_language_and_flags_what_has_no_translation():
-    from nbformat.v4 import new_code_cell, new_output
-
-    def md(text, tag=None):
-        return new_markdown_cell(text, metadata={"tags": [tag]} if tag else {})
-
-    figure = _output("figure", "A caption", "a")
-    figure.metadata["mnist_report"]["zh"] = {"data": {"image/png": "WkgK"}, "caption": "图注",
-                                             "untranslated": ["some label"]}
-    prose = new_output("display_data", data={"text/markdown": "The best is **A**."},
-                       metadata={"mnist_report": {"zh": {"data": {"text/markdown": "最好的是 **A**。"}}}})
-    bare = new_output("display_data", data={"text/markdown": "No translation here."})
-    numbers = new_output("display_data", data={"text/markdown": "**98.1 %** ($p < 0.05$)"})
-    cells = [md("# Data", "lang-en"), md("# 数据", "lang-zh"), md("$$x$$"),
-             new_code_cell(outputs=[figure, prose, bare, numbers], id="c1")]
-    english = copy.deepcopy(cells)
-    assert report.localize(english, "en") == [] and [c.source for c in english[:2]] == ["# Data", "$$x$$"]
-    problems = report.localize(cells, "zh")
-    assert [c.source for c in cells[:2]] == ["# 数据", "$$x$$"]
-    outputs = cells[2].outputs
-    assert outputs[0].data == {"image/png": "WkgK"} and outputs[0].metadata["mnist_report"]["caption"] == "图注"
-    assert outputs[1].data == {"text/markdown": "最好的是 **A**。"}
-    assert problems == ["cell c1: label left in English: 'some label'",
-                        "cell c1: output without a zh edition: 'No translation here.'"]
-
-
-def test_unresolved_and_duplicate_references_are_errors():
-    from nbformat.v4 import new_code_cell
-
-    cells = [new_markdown_cell("See [@fig:nope]."),
-             new_code_cell(outputs=[_output("figure", "One", "a"), _output("figure", "Two", "a")])]
-    with pytest.raises(report.ReportError) as err:
-        report.number_figures_and_tables(cells)
-    assert "[@fig:nope] refers to no captioned figure" in str(err.value) and "'fig:a' is used twice" in str(err.value)
+    cells = [new_code_cell(outputs=[figure, table]), caption("figure", "a", 1, "First", "Figure 1. "),
+             caption("table", "t", 1, "p < 0.05 & more", "Table 1. "), new_markdown_cell("Text.")]
+    kept = report.attach_captions(cells)
+    assert [c.cell_type for c in kept] == ["code", "markdown"] and kept[1].source == "Text."
+    assert figure.metadata["mnist_report"] == {"kind": "figure", "label": "a", "caption": "First",
+                                               "prefix": "Figure 1. ", "number": 1}
+    assert table.data["text/html"] == ("<figure><figcaption><b>Table 1. </b>p &lt; 0.05 &amp; more</figcaption>"
+                                       "<table></table></figure>")
+    assert table.data["text/latex"] == "\\begin{table}[H]\\centering\\small\n\\caption{p < 0.05 \\& more}\nX\\end{table}"
 
 
 def test_code_appendix_lists_each_notebooks_code_but_not_the_injected_values(tmp_path):

@@ -1,0 +1,126 @@
+"""Markdown templates filled with published values: filters, captions, references, translations."""
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from mnist_utils import prose
+
+
+def test_filters_format_numbers_as_the_report_prints_them():
+    values = {"ours": {"mean": 0.99512, "std": 0.00041, "n": 3}, "one": {"mean": 0.9, "std": None}, "p": 0.0004}
+    text = prose.render_text("{{ ours | pm }} / {{ one | pm }} / {{ ours | pct(1) }} / {{ 0.0123 | points }} / "
+                             "{{ 0.5 | signed }} / {{ 54000 | thousands }} / {{ p | pvalue }} / {{ 0.012 | pvalue }} / "
+                             "{{ 3 | plural('seed') }} / {{ 1 | plural('seed') }} / {{ ['a', 'b', 'c'] | and_list }} / "
+                             "{{ 'nesterov' | name }} / {{ 'our CNN' | tr }}", values)
+    assert text == ("99.51 ± 0.04 % / 90.00 % / 99.5 % / 1.23 / +0.50 / 54,000 / < 0.001 / 0.012 / 3 seeds / 1 seed / "
+                    "a, b and c / SGD with Nesterov momentum / our CNN")
+    zh = prose.render_text("{{ ['a', 'b', 'c'] | and_list }} / {{ 'nesterov' | name }} / {{ 'our CNN' | tr }}", {}, "zh")
+    assert zh == "a、b和c / 带 Nesterov 动量的 SGD / 我们的 CNN"
+    assert prose.pm([0.5, 0.7]) == "60.00 ± 14.14 %"
+
+
+def _executed(markdown: list[str], facts: dict, labels=("a",), ids=None):
+    """An executed notebook: a code cell that published ``facts`` and displayed a figure per label,
+    followed by markdown cells."""
+    outputs = [new_output("display_data", data={prose.FACTS_MIME: facts, "text/plain": "..."})]
+    outputs += [new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                           metadata={"mnist_report": {"kind": "figure", "label": label,
+                                                      "zh": {"data": {"image/png": "WkgK"}}}}) for label in labels]
+    cells = [new_markdown_cell("# Title", id="title"), new_code_cell("x = 1", outputs=outputs, id="code")]
+    cells += [new_markdown_cell(text, id=(ids or [f"m{i}" for i in range(len(markdown))])[i])
+              for i, text in enumerate(markdown)]
+    return new_notebook(cells=cells)
+
+
+def _render(nb, tmp_path, language="en", profile="full", name="01_x"):
+    source = tmp_path / f"{name}.ipynb"
+    return prose.render({name: nb}, {name: source}, {name: profile}, language)
+
+
+def test_templates_number_captions_and_resolve_references(tmp_path):
+    nb = _executed(["As [@fig:a] shows, we reach **{{ acc | pct }}** in {{ n | plural('seed') }}.",
+                    "Figure: Accuracy over {{ n }} seeds {#fig:a}"], {"acc": 0.98, "n": 3})
+    result = _render(nb, tmp_path)
+    cells = result.notebooks["01_x"].cells
+    assert cells[2].source == "As Figure 1 shows, we reach **98.00 %** in 3 seeds."
+    assert cells[3].source == "**Figure 1.** Accuracy over 3 seeds"
+    assert cells[3].metadata["mnist_report"]["caption"] == "Accuracy over 3 seeds"
+    assert result.problems == []
+    # Rendering a rendered notebook again gives the same notebook: the templates are kept.
+    again = _render(result.notebooks["01_x"], tmp_path)
+    assert nbformat.writes(again.notebooks["01_x"]) == nbformat.writes(result.notebooks["01_x"])
+
+
+def test_a_missing_name_names_the_notebook_the_cell_and_the_name(tmp_path):
+    nb = _executed(["We reach {{ accuracy | pct }}.", "Figure: x {#fig:a}"], {"acc": 0.98})
+    with pytest.raises(prose.ProseError, match=r"01_x.ipynb, cell m0: uses the name 'accuracy', which no code cell"):
+        _render(nb, tmp_path)
+
+
+@pytest.mark.parametrize("markdown, labels, message", [
+    (["See [@fig:nope].", "Figure: x {#fig:a}"], ("a",), "[@fig:nope] refers to no captioned figure"),
+    (["Figure: x {#fig:a}", "Figure: y {#fig:a}"], ("a",), "label 'fig:a' is used twice"),
+    (["Figure: x {#fig:b}"], ("a",), "caption of figure 'b', but no code cell displayed a figure with that label"),
+    ([], ("a",), "the figure labelled 'a' has no caption cell"),
+])
+def test_caption_and_reference_mistakes_are_errors(tmp_path, markdown, labels, message):
+    with pytest.raises(prose.ProseError) as err:
+        _render(_executed(markdown, {}, labels), tmp_path)
+    assert message in str(err.value)
+
+
+def test_chinese_comes_from_the_translation_file_and_stale_entries_are_flagged(tmp_path):
+    english = ["We reach **{{ acc | pct }}**.", "Figure: Accuracy {#fig:a}", "A sentence nobody translated."]
+    nb = _executed(english, {"acc": 0.98})
+    entries = {"title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
+               "m0": {"en": prose.english_hash("We reached it."), "text": "我们达到 **{{ acc | pct }}**。"},
+               "m1": {"en": prose.english_hash(english[1]), "text": "准确率"}}
+    path = prose.translations_path(tmp_path / "01_x.ipynb", "zh")
+    path.parent.mkdir()
+    path.write_text(prose.dump_translations(entries, "zh", "01_x.ipynb"), encoding="utf-8")
+    assert prose.load_translations(tmp_path / "01_x.ipynb", "zh") == entries
+    result = _render(nb, tmp_path, "zh", profile="smoke")
+    cells = result.notebooks["01_x"].cells
+    assert [c.source for c in cells if c.cell_type == "markdown"][:2] == ["# 标题", prose.section(
+        "profile_note", {"profile": "smoke"}, "zh")]
+    assert "我们达到 **98.00 %**。" in [c.source for c in cells]
+    assert "**图 1**\u3000准确率" in [c.source for c in cells]
+    assert cells[2].outputs[1].data == {"image/png": "WkgK"}  # the Chinese figure
+    assert any("cell m0: the zh translation is out of date" in p for p in result.problems)
+    assert any("cell m2: no zh translation" in p for p in result.problems)
+    assert len(result.problems) == 2
+
+
+def test_check_source_finds_unpublished_names_and_mismatched_translations(tmp_path):
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Title", id="title"),
+        new_code_cell("display.facts(acc=acc, n=3)", id="code"),
+        new_markdown_cell("We reach {{ acc | pct }} with {{ nn }}.", id="m0"),
+        new_markdown_cell("Over {{ n }} seeds, see [@fig:a].", id="m1"),
+    ])
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    entries = {"title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
+               "m1": {"en": prose.english_hash("Over {{ n }} seeds."), "text": "{{ seeds }} 个种子。"},
+               "gone": {"en": "0", "text": "旧的"}}
+    path.parent.joinpath("zh").mkdir()
+    prose.translations_path(path, "zh").write_text(prose.dump_translations(entries, "zh", path.name))
+    problems = prose.check_source(path)
+    assert problems == [
+        "01_x.ipynb, cell m0: uses 'nn', which no display.facts call publishes",
+        "01_x.ipynb, cell m0: no zh translation",
+        "01_x.ipynb, cell m1: the zh translation is out of date",
+        "01_x.ipynb, cell m1: the zh translation uses ['seeds'], the English ['n']",
+        "01_x.ipynb, cell m1: the zh translation cites other figures or tables than the English",
+        "01_x.ipynb: zh translation of 'gone', which is no markdown cell",
+    ]
+
+
+def test_the_study_s_notebooks_and_translations_agree():
+    """Every template parses, uses only published names, and its Chinese is current and uses the
+    same names and references (the smoke run renders them all, in test_e2e)."""
+    from mnist_utils import pipeline
+
+    problems = [p for nb in pipeline.discover(pipeline.default_layout().notebooks) for p in prose.check_source(nb)]
+    assert problems == []
