@@ -448,6 +448,10 @@ def _point_at_report(executed: Path, layout: Layout, stem: str) -> None:
 
     nb = nbformat.read(executed, as_version=4)
     paths = report_paths(layout, stem)
+    record = nb.metadata.get("papermill", {})  # papermill's own record of the run, likewise
+    record.get("parameters", {}).update(paths)
+    if "output_path" in record:
+        record["output_path"] = str(layout.executed / f"{stem}.ipynb")
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = re.sub(rf"^({'|'.join(paths)}) = .*$", lambda m: f"{m.group(1)} = {json.dumps(paths[m.group(1)])}",

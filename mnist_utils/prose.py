@@ -188,7 +188,8 @@ def load_translations(notebook: Path, language: str) -> dict[str, dict]:
     if not path.is_file():
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # BaseLoader: every value a string, so a hash of digits stays what it was.
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
     except yaml.YAMLError as e:
         raise ProseError(f"{path}: not valid YAML: {e}") from None
     bad = [k for k, v in raw.items() if not (isinstance(v, dict) and isinstance(v.get(language), str))]
@@ -204,8 +205,10 @@ def dump_translations(entries: dict[str, dict], language: str, notebook_name: st
              "# the entry is out of date. Update the text, then run `mnist-study translations --accept`.",
              "# Keep the {{ placeholders }} and [@fig:...] references; a caption's entry is its text only."]
     for key, entry in entries.items():
-        lines += [f"{key}:", f"  en: {entry['en']}", f"  {language}: |-"]
-        lines += [f"    {line}" if line else "" for line in entry["text"].splitlines()]
+        text = entry["text"]
+        # A block whose first line starts with a space needs its indentation stated.
+        lines += [f"{key}:", f"  en: {json.dumps(entry['en'])}", f"  {language}: |{'2' if text[:1] == ' ' else ''}-"]
+        lines += [f"    {line}" if line else "" for line in text.splitlines()]
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,7 @@ def test_every_notebook_ran_and_left_its_artifacts(smoke):
     stems = [p.stem for p in pipeline.discover(layout.notebooks)]
     assert list(record["notebooks"]) == stems
     for stem in stems:
-        assert (layout.executed / f"{stem}.ipynb").is_file()
+        assert (layout.executed / f"{stem}.ipynb").is_file() and (layout.rendered("zh") / f"{stem}.ipynb").is_file()
         assert (layout.artifacts / stem / "metrics.json").is_file()
         assert record["notebooks"][stem]["profile"] == "smoke" and record["notebooks"][stem]["seconds"] > 0
     assert (layout.artifacts / "02_mlp_baseline" / "model.keras").stat().st_size > 100_000
@@ -96,6 +96,30 @@ def test_executed_notebooks_hold_no_log_lines_or_errors(smoke):
                 if out.output_type == "stream":
                     assert out.name != "stderr", f"{path.name}: {out.text[:200]}"
                     assert not LOG_NOISE.search(out.text), f"{path.name}: {out.text[:200]}"
+
+
+def test_executed_copies_read_as_prose_with_numbers_in_one_language(smoke):
+    """What a reader opens in report/executed/ (English) and report/executed/zh/: the prose filled in,
+    captions numbered, references resolved, and the parameters pointing at the real artifacts."""
+    from mnist_utils import i18n, prose
+
+    layout, _, _ = smoke
+    cnn = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())
+    ours = prose.pm(cnn["ours"]["test_accuracy"])
+    for language in ("en", "zh"):
+        figures = 0
+        for path in pipeline.discover(layout.rendered(language)):
+            nb = nbformat.read(path, as_version=4)
+            markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+            for text in markdown:
+                assert not re.search(r"\{\{|\{%|\[@|\{#(fig|tab):", text), (path.name, text[:100])
+                assert i18n.has_chinese(text) == (language == "zh") or not re.search(r"[A-Za-z]{4}", text), text[:100]
+            figures += sum(bool(re.match(r"\*\*(Figure|图) \d+", t)) for t in markdown)
+            injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+            assert f'output_dir = "{layout.artifacts / path.stem}"' in injected.source
+            if path.stem == "05_cnn":
+                assert any(ours in text for text in markdown)  # a number from metrics.json, in a sentence
+        assert figures >= 20
 
 
 def test_html_is_self_contained_with_every_section(smoke):
@@ -273,8 +297,31 @@ def test_a_text_edit_refreshes_the_executed_notebook_without_running_it(smoke, t
     assert _up_to_date_except(_run(edited), {"04_regularization": "refreshed"})
     now = nbformat.read(executed, as_version=4)
     assert "A sentence added later." in [c.source for c in now.cells]
+    chinese = nbformat.read(layout.rendered("zh") / executed.name, as_version=4)
+    assert "A sentence added later." in [c.source for c in chinese.cells]  # untranslated yet: shown in English
     assert [c.get("outputs") for c in now.cells if c.cell_type == "code"] == outputs
     assert _up_to_date_except(_run(layout), {"04_regularization": "refreshed"})  # and back
+
+
+def test_a_translation_edit_executes_nothing_and_reaches_the_chinese_report(smoke, tmp_path):
+    import yaml
+
+    layout, _, _ = smoke
+    folder = tmp_path / "notebooks"
+    shutil.copytree(layout.notebooks, folder)
+    edited = pipeline.Layout(folder, layout.params, layout.report)
+    path = folder / "zh" / "04_regularization.yaml"
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    first = next(iter(entries))
+    entries[first]["zh"] = entries[first]["zh"].replace("\n", "\n\n后来加上的一句话。\n", 1)
+    path.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
+    assert _up_to_date_except(_run(edited), {})  # nothing executes
+    rendered = nbformat.read(layout.rendered("zh") / "04_regularization.ipynb", as_version=4)
+    assert any("后来加上的一句话。" in c.source for c in rendered.cells)
+    paths, built = report.build(edited, pipeline.default_layout().params / "report.yaml", language="zh")
+    assert built and "后来加上的一句话。" in paths[0].read_text()
+    assert _up_to_date_except(_run(layout), {})  # and back
+    report.build(layout, pipeline.default_layout().params / "report.yaml", language="zh")
 
 
 def test_a_failed_run_re_executes_on_the_next_run(smoke, tmp_path):
@@ -306,3 +353,39 @@ def test_changed_results_re_execute_the_notebooks_that_read_them(smoke, tmp_path
         params(nb), "source", params(nb).source.replace("learning_rate: float = 0.001", "learning_rate: float = 0.002")))
     assert _up_to_date_except(_run(edited), {"02_mlp_baseline": "executed", "03_optimizers_activations": "executed",
                                              "06_error_analysis": "executed"})
+
+
+def test_an_executed_copy_re_runs_in_place_and_writes_to_the_report(smoke):
+    """JupyterLab's Restart Kernel and Run All on report/executed/01_data.ipynb, done with nbclient."""
+    from nbclient import NotebookClient
+
+    layout, _, _ = smoke
+    metrics = layout.artifacts / "01_data" / "metrics.json"
+    before = metrics.read_bytes()
+    metrics.unlink()
+    nb = nbformat.read(layout.executed / "01_data.ipynb", as_version=4)
+    NotebookClient(nb, kernel_name=pipeline.KERNEL_NAME, timeout=600,
+                   resources={"metadata": {"path": str(layout.executed)}}).execute()
+    assert metrics.read_bytes() == before  # written again, where the runner wrote it, with the same numbers
+    assert not any(o.output_type == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_papermill_from_the_project_root_writes_inside_the_project(tmp_path, monkeypatch):
+    """Default paths resolve from the project folder, not from the working directory."""
+    import papermill
+
+    root = pipeline.project_root()
+    target = root / "report" / "artifacts" / "01_data"
+    kept = tmp_path / "kept"
+    if target.exists():
+        shutil.move(target, kept)  # a real run's artifacts, put back below
+    monkeypatch.chdir(root)
+    try:
+        papermill.execute_notebook("notebooks/01_data.ipynb", str(tmp_path / "out.ipynb"), kernel_name=pipeline.KERNEL_NAME,
+                                   parameters={"samples_per_class": 5}, progress_bar=False)
+        assert (target / "metrics.json").is_file()
+        assert not (root.parent / "report" / "artifacts" / "01_data").exists()
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+        if kept.exists():
+            shutil.move(kept, target)

@@ -274,3 +274,60 @@ def test_one_job_runs_in_order_and_more_jobs_start_what_others_read_first(notebo
     notebook_factory("00_a.ipynb")  # read by no one: with two jobs, 01 (read by 02) starts first
     pipeline.run("p", layout=layout, log=said.append, force=True, jobs=2)
     assert [m.split(":")[0] for m in said if m.endswith("...")][0] == "01_w"
+
+
+def test_two_notebooks_with_one_number_are_refused_naming_both(notebook_factory):
+    notebook_factory("01_data.ipynb")
+    notebook_factory("01_data_mine.ipynb")
+    notebook_factory("02_b.ipynb")
+    with pytest.raises(pipeline.PipelineError, match="01_data.ipynb and 01_data_mine.ipynb share one"):
+        pipeline.discover(notebook_factory.folder)
+
+
+def test_a_removed_notebook_and_stray_copies_leave_the_record_and_the_executed_folder(notebook_factory, tmp_path):
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    assert (layout.rendered("zh") / "03_x.ipynb").is_file()  # every notebook is rendered in each language
+    (layout.executed / "07_stray.ipynb").write_text((layout.executed / "03_x.ipynb").read_text())
+    (notebook_factory.folder / "03_x.ipynb").unlink()
+    said = []
+    assert pipeline.run("p", layout=layout, log=said.append)["this_run"] == {"01_w": "up to date", "02_r": "up to date"}
+    assert list(json.loads(layout.run_record.read_text())["notebooks"]) == ["01_w", "02_r"]
+    assert sorted(p.name for p in layout.executed.rglob("*.ipynb")) == ["01_w.ipynb", "01_w.ipynb", "02_r.ipynb",
+                                                                        "02_r.ipynb"]
+    assert any("03_x: its notebook is gone" in m for m in said) and any("07_stray.ipynb" in m for m in said)
+
+
+def test_executed_copies_point_at_the_report_not_at_staging(notebook_factory, tmp_path):
+    import nbformat
+
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    nb = nbformat.read(layout.executed / "02_r.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert f'artifacts_dir = "{layout.artifacts}"' in injected.source
+    assert f'output_dir = "{layout.artifacts / "02_r"}"' in injected.source
+    assert ".staging" not in nbformat.writes(nb)
+    # Inside the project the paths are relative to it, as the parameters' defaults are.
+    inside = pipeline.Layout(layout.notebooks, layout.params, pipeline.project_root() / "report")
+    assert pipeline.report_paths(inside, "02_r") == {"artifacts_dir": "report/artifacts",
+                                                     "output_dir": "report/artifacts/02_r"}
+
+
+def test_a_template_naming_an_unpublished_value_stops_with_notebook_cell_and_name(notebook_factory, tmp_path):
+    import nbformat
+
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    path = notebook_factory.folder / "03_x.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("We reach {{ accuracy }}.", id="claim"))
+    nbformat.write(nb, path)
+    with pytest.raises(pipeline.PipelineError, match=r"03_x.ipynb, cell claim: uses the name 'accuracy'"):
+        _states(layout)
+    nb.cells[-1].source = "We reach {{ accuracy }}."
+    nb.cells.insert(-1, nbformat.v4.new_code_cell("from mnist_utils import display\ndisplay.facts(accuracy=0.5)"))
+    nbformat.write(nb, path)
+    assert _states(layout)["03_x"] == "executed"
+    rendered = nbformat.read(layout.executed / "03_x.ipynb", as_version=4)
+    assert rendered.cells[-1].source == "We reach 0.5."
