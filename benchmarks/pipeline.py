@@ -2,12 +2,16 @@
 
 Each sample works on a copy of notebooks/ and a temporary report folder (the
 project's report/ is left alone), with the data cache warm, and runs the CLI
-as `make report` does (`mnist-study run`, then `mnist-study report`):
+as `make report` does (`mnist-study run`, then `mnist-study report` in English and
+in Chinese):
 
-- cold: a fresh report folder, every notebook executed, HTML and PDF built;
+- cold: a fresh report folder, every notebook executed, both editions' HTML and PDF built;
 - no change: the same commands again, which should execute and build nothing;
 - text edit: one sentence added to a markdown cell of notebook 04, then the
-  same commands, which splice the text in and rebuild the report.
+  same commands, which splice the text in, render it and rebuild both editions;
+- translation edit: one sentence added to a Chinese translation of notebook 04
+  (notebooks/zh/), then the same commands, which render it and rebuild both editions
+  (the English one finds nothing changed).
 
 Writes every sample and the medians to benchmarks/results/pipeline.json.
 
@@ -49,9 +53,10 @@ def timed(args: list[str]) -> float:
 
 
 def build(profile: str, notebooks: Path, report_dir: Path) -> tuple[float, float]:
-    """`mnist-study run` then `mnist-study report`: their seconds."""
+    """`mnist-study run`, then `mnist-study report` in English and in Chinese: their seconds."""
     run_s = timed(["run", "--profile", profile, "--notebooks", str(notebooks), "--report-dir", str(report_dir)])
-    return run_s, timed(["report", "--report-dir", str(report_dir)])
+    return run_s, sum(timed(["report", "--report-dir", str(report_dir), "--language", language])
+                      for language in ("en", "zh"))
 
 
 def add_sentence(path: Path, n: int) -> None:
@@ -59,6 +64,17 @@ def add_sentence(path: Path, n: int) -> None:
     cell = next(c for c in nb.cells if c.cell_type == "markdown")
     cell.source += f"\n\nAn edited sentence, number {n}."
     nbformat.write(nb, path)
+
+
+def add_translated_sentence(notebook: Path, n: int) -> None:
+    """Add a sentence to the first Chinese entry of a notebook's translation file."""
+    from mnist_utils import prose
+
+    entries = prose.load_translations(notebook, "zh")
+    first = next(iter(entries))
+    entries[first]["text"] += f"\n\n后来改过的一句话，第 {n} 句。"
+    prose.translations_path(notebook, "zh").write_text(prose.dump_translations(entries, "zh", notebook.name),
+                                                       encoding="utf-8")
 
 
 def keep_report(report_dir: Path, keep: Path) -> None:
@@ -90,18 +106,22 @@ def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
         if keep is not None:
             keep_report(report_dir, keep)
         record = json.loads((report_dir / "artifacts" / "run.json").read_text())
-        unchanged, edited = [], []
+        unchanged, edited, translated = [], [], []
         for i in range(warm_repeats):
             unchanged.append(round(sum(build(profile, notebooks, report_dir)), 2))
             add_sentence(notebooks / f"{EDITED}.ipynb", i)
             edited.append(round(sum(build(profile, notebooks, report_dir)), 2))
             states = json.loads((report_dir / "artifacts" / "run.json").read_text())["this_run"]
             assert states[EDITED] == "refreshed", states  # the text edit executed nothing
+            add_translated_sentence(notebooks / f"{EDITED}.ipynb", i)
+            translated.append(round(sum(build(profile, notebooks, report_dir)), 2))
+            states = json.loads((report_dir / "artifacts" / "run.json").read_text())["this_run"]
+            assert set(states.values()) == {"up to date"}, states  # the translation edit executed nothing
     return {
         "run_seconds": round(run_s, 2), "report_seconds": round(report_s, 2),
         "total_seconds": round(run_s + report_s, 2),
         "notebook_seconds": {k: v["seconds"] for k, v in record["notebooks"].items()},
-        "no_change_seconds": unchanged, "text_edit_seconds": edited,
+        "no_change_seconds": unchanged, "text_edit_seconds": edited, "translation_edit_seconds": translated,
     }
 
 
@@ -116,6 +136,7 @@ def medians(samples: list[dict]) -> dict:
         "notebook_seconds": {nb: med([s["notebook_seconds"][nb] for s in samples]) for nb in notebooks},
         "no_change_seconds": med([x for s in samples for x in s["no_change_seconds"]]),
         "text_edit_seconds": med([x for s in samples for x in s["text_edit_seconds"]]),
+        "translation_edit_seconds": med([x for s in samples for x in s["translation_edit_seconds"]]),
     }
 
 
@@ -146,7 +167,7 @@ def main() -> None:
             s = samples[-1]
             print(f"{profile} {i + 1}/{repeats}: cold {s['total_seconds']:.1f} s (run {s['run_seconds']:.1f} s, "
                   f"report {s['report_seconds']:.1f} s) {s['notebook_seconds']}; no change {s['no_change_seconds']} s; "
-                  f"text edit {s['text_edit_seconds']} s", flush=True)
+                  f"text edit {s['text_edit_seconds']} s; translation edit {s['translation_edit_seconds']} s", flush=True)
         results[profile] = {"date": now, "machine": machine, "command": " ".join(sys.argv),
                             "median": medians(samples), "samples": samples}
         artifacts.save_json(args.out, results)  # after each profile, so a long run keeps what it measured

@@ -56,7 +56,9 @@ def test_code_computes_and_markdown_tells_in_one_language(path):
         for node in ast.walk(tree):
             if isinstance(node, ast.JoinedStr):
                 assert not any(isinstance(n, ast.IfExp) for n in ast.walk(node)), f"wording chosen in code: {text[:80]}"
-                words = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
-                assert len(re.findall(r"[A-Za-z]{2,}", words)) < 6, f"a sentence built in code: {ast.unparse(node)}"
+                # A figure label (axis, legend) is data that i18n's table translates; a sentence is not.
+                label = "".join(v.value if isinstance(v, ast.Constant) else "1" for v in node.values)
+                if i18n.translate(label) == label:
+                    assert len(re.findall(r"[A-Za-z]{2,}", label)) < 6, f"a sentence built in code: {ast.unparse(node)}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "md":
                 raise AssertionError(f"display.md is gone: write the sentence in a markdown cell: {text[:80]}")
