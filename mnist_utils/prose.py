@@ -287,7 +287,6 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
             with nothing to caption, or a reference to no label.
     """
     result = Rendered()
-    words = WORDS[language]
     counts, names, errors = {"figure": 0, "table": 0}, {}, []
     for stem, executed in notebooks.items():
         nb = unrendered(executed)
@@ -296,43 +295,28 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
         labelled = {meta["label"]: meta["kind"] for cell in nb.cells if cell.cell_type == "code"
                     for out in cell.get("outputs", [])
                     if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")}
-        captioned = set()
         cells = []
         for cell in nb.cells:
-            if cell.cell_type == "code":
-                if language != "en":
-                    result.problems += _localize_outputs(cell, language, f"{stem}, cell {cell.get('id', '?')}")
-                cells.append(cell)
-                continue
+            where = f"{stem}.ipynb, cell {cell.get('id', '?')}"
+            if cell.cell_type == "code" and language != "en":
+                result.problems += _localize_outputs(cell, language, where)
             if cell.cell_type != "markdown":
                 cells.append(cell)
                 continue
-            where = f"{stem}.ipynb, cell {cell.get('id', '?')}"
-            template = cell.source
-            caption = CAPTION.match(template)
-            text = caption["text"] if caption else template
-            if language != "en":
-                text = _translated(text, translations.get(cell.get("id")), template, bool(caption), where,
-                                   translations_path(sources[stem], language).name, language, result.problems)
+            # Rendered first, then read: a caption may be conditional ({% if ... %}Figure: ...{% endif %}).
+            english = render_text(cell.source, values, "en", where)
+            caption = CAPTION.match(english)
+            text = caption["text"] if caption else english
+            if language != "en" and english.strip():
+                text = _translated(text, bool(caption), translations.get(cell.get("id")), cell.source, values,
+                                   where, translations_path(sources[stem], language).name, language, result.problems)
             new = copy.deepcopy(cell)
-            new.source = render_text(text, values, language, where).strip() if caption else \
-                render_text(text, values, language, where)
-            new.metadata["mnist_report"] = {"template": template}
+            new.source = text  # empty when the template chose to say nothing; the report drops it
+            new.metadata["mnist_report"] = {"template": cell.source}
             if caption:
-                kind, label = KINDS[caption["kind"]], caption["label"]
-                key = f"{caption['kind']}:{label}"
-                if key in names:
-                    errors.append(f"{where}: label {key!r} is used twice")
-                if labelled.get(label) != kind:
-                    errors.append(f"{where}: caption of {kind} {label!r}, but no code cell displayed a {kind} "
-                                  f"with that label")
-                captioned.add(label)
-                counts[kind] += 1
-                names[key] = name = f"{words[kind]} {counts[kind]}"
-                new.metadata["mnist_report"].update(kind=kind, label=label, number=counts[kind], caption=new.source,
-                                                    prefix=f"{name}{words['caption_sep']}")
-                new.source = (f"**{name}.** " if language == "en" else f"**{name}**{words['caption_sep']}") + new.source
+                _number(new, caption, labelled, counts, names, language, where, errors)
             cells.append(new)
+        captioned = {c.metadata["mnist_report"].get("label") for c in cells if c.cell_type == "markdown"}
         errors += [f"{stem}.ipynb: the {kind} labelled {label!r} has no caption cell (add a markdown cell "
                    f"`{kind.title()}: ... {{#{'fig' if kind == 'figure' else 'tab'}:{label}}}` after it)"
                    for label, kind in labelled.items() if label not in captioned]
@@ -351,18 +335,36 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
     return result
 
 
-def _translated(english: str, entry: dict | None, template: str, is_caption: bool, where: str,
+def _number(cell, caption, labelled: dict, counts: dict, names: dict, language: str, where: str,
+            errors: list[str]) -> None:
+    """Make a rendered caption cell read "**Figure N.** text" and record its number and label."""
+    words = WORDS[language]
+    kind, label = KINDS[caption["kind"]], caption["label"]
+    key = f"{caption['kind']}:{label}"
+    if key in names:
+        errors.append(f"{where}: label {key!r} is used twice")
+    if labelled.get(label) != kind:
+        errors.append(f"{where}: caption of {kind} {label!r}, but no code cell displayed a {kind} with that label")
+    counts[kind] += 1
+    names[key] = name = f"{words[kind]} {counts[kind]}"
+    text = cell.source.strip()
+    cell.metadata["mnist_report"].update(kind=kind, label=label, number=counts[kind], caption=text,
+                                         prefix=f"{name}{words['caption_sep']}")
+    cell.source = (f"**{name}.** " if language == "en" else f"**{name}**{words['caption_sep']}") + text
+
+
+def _translated(english: str, is_caption: bool, entry: dict | None, template: str, values: dict, where: str,
                 file: str, language: str, problems: list[str]) -> str:
-    """The text to render for one cell in ``language``: its translation, else the English
-    (noting what is missing or out of date in ``problems``)."""
+    """A cell rendered in ``language`` from its translation, else its English (noting in ``problems``
+    what is missing or out of date). A caption's translation may be its text alone."""
     if entry is None:
-        if i18n.untranslated(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", english)):
+        if i18n.untranslated(english):
             problems.append(f"{where}: no {language} translation in {file}; shown in English")
         return english
     if entry["en"] != english_hash(template):
         problems.append(f"{where}: the {language} translation is out of date (its English changed); "
                         f"`mnist-study translations` shows it")
-    text = entry["text"]
+    text = render_text(entry["text"], values, language, f"{where} ({language})")
     if is_caption:
         inner = CAPTION.match(text)
         text = inner["text"] if inner else text.strip()

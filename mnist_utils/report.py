@@ -327,6 +327,8 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
             cell["id"] = f"{path.stem[:2]}-{i:03d}"
             if cell.cell_type == "code":  # the values published for the prose are in the prose now
                 cell.outputs = [o for o in cell.outputs if prose.FACTS_MIME not in o.get("data", {})]
+            elif cell.cell_type == "markdown" and not cell.source.strip():
+                continue  # a template that chose to say nothing this run
             body.append(cell)
     body = attach_captions(body)
     language = settings["language"]

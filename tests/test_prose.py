@@ -124,3 +124,12 @@ def test_the_study_s_notebooks_and_translations_agree():
 
     problems = [p for nb in pipeline.discover(pipeline.default_layout().notebooks) for p in prose.check_source(nb)]
     assert problems == []
+
+
+def test_a_conditional_caption_numbers_its_figure_only_when_it_was_drawn(tmp_path):
+    template = "{% if drawn %}Figure: Candidates {#fig:a}{% endif %}"
+    shown = _render(_executed([template, "See the figure."], {"drawn": True}), tmp_path)
+    assert shown.notebooks["01_x"].cells[2].source == "**Figure 1.** Candidates"
+    absent = _render(_executed([template, "See the figure."], {"drawn": False}, labels=()), tmp_path)
+    cells = absent.notebooks["01_x"].cells
+    assert cells[2].source == "" and cells[2].metadata["mnist_report"]["template"] == template  # kept, to re-render
