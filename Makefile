@@ -38,4 +38,4 @@ bench: setup      ## time smoke and full runs; writes benchmarks/results/pipelin
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:            ## remove generated report files (keeps the data cache and .venv)
-	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf report/.report-inputs.json report/mnist_report_zh.html report/mnist_report_zh.pdf report/.report-inputs.zh.json
+	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf report/.report-inputs.json report/mnist_report_zh.html report/mnist_report_zh.pdf report/.report-inputs.zh.json report/.latex

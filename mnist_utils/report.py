@@ -435,38 +435,70 @@ def build_html(nb) -> str:
     return body
 
 
-def _converging_pdf_exporter():
-    """nbconvert's PDF exporter, running xelatex only until its cross-reference files settle."""
+def _converging_pdf_exporter(previous: Path | None = None):
+    """nbconvert's PDF exporter, running xelatex only until its cross-reference files settle.
+
+    ``previous``: a folder keeping the cross-reference files of the last successful build
+    (read before the first run, written after the last), so an unchanged layout settles
+    after one run instead of two or three.
+    """
     from nbconvert import PDFExporter
     from nbconvert.exporters.pdf import LatexFailed
 
+    suffixes = (".aux", ".toc", ".out")
+
     class ConvergingPDFExporter(PDFExporter):
         """Reruns xelatex, as latexmk does, only while the .aux and .toc files it writes
-        still change (at most ``latex_count`` times): usually twice instead of three times."""
+        still change (at most ``latex_count`` times)."""
 
         def run_latex(self, filename, raise_on_failure=LatexFailed):
+            tex = Path(filename)
+
             def log_error(command, out):
                 self.log.critical("%s failed: %s\n%s", command[0], command, out)
 
             def state():
-                return [Path(filename).with_suffix(s).read_bytes() if Path(filename).with_suffix(s).is_file()
-                        else None for s in (".aux", ".toc")]
+                return [tex.with_suffix(s).read_bytes() if tex.with_suffix(s).is_file() else None
+                        for s in (".aux", ".toc")]
 
-            previous = None
-            for _ in range(self.latex_count):
-                if not self.run_command(self.latex_command, filename, 1, log_error, raise_on_failure):
-                    return False
-                current = state()
-                if current == previous:
-                    break
-                previous = current
+            def converge(seeded: bool) -> bool:
+                # A fixed point: the files a run wrote are those it read.
+                current = state() if seeded else None
+                for _ in range(self.latex_count):
+                    if not self.run_command(self.latex_command, filename, 1, log_error, raise_on_failure):
+                        return False
+                    current, before = state(), current
+                    if current == before:
+                        break
+                return True
+
+            seeded = previous is not None and all((previous / f"report{s}").is_file() for s in suffixes)
+            if seeded:
+                for s in suffixes:
+                    shutil.copyfile(previous / f"report{s}", tex.with_suffix(s))
+                try:
+                    done = converge(True)
+                except LatexFailed:
+                    done = False
+                if not done:  # the kept files may not fit this document at all: start clean
+                    for s in suffixes:
+                        tex.with_suffix(s).unlink(missing_ok=True)
+                    seeded = False
+            if not seeded and not converge(False):
+                return False
+            if previous is not None:
+                previous.mkdir(parents=True, exist_ok=True)
+                for s in suffixes:
+                    if tex.with_suffix(s).is_file():
+                        artifacts.write_bytes(previous / f"report{s}", tex.with_suffix(s).read_bytes())
             return True
 
     return ConvergingPDFExporter
 
 
-def build_pdf(nb, failed_dir: Path) -> bytes:
-    """The report as PDF, through nbconvert's LaTeX exporter and xelatex."""
+def build_pdf(nb, failed_dir: Path, previous: Path | None = None) -> bytes:
+    """The report as PDF, through nbconvert's LaTeX exporter and xelatex (``previous``: see
+    :func:`_converging_pdf_exporter`)."""
     from nbconvert.exporters.pdf import LatexFailed
 
     missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
@@ -484,7 +516,7 @@ def build_pdf(nb, failed_dir: Path) -> bytes:
                 f"{CJK_FONT_DIR} and LaTeX's xeCJK package"
                 f"{' (missing: ' + ', '.join(fonts) + ')' if fonts else ''}. `make setup` installs them; by hand "
                 "(Debian/Ubuntu): apt-get install fonts-noto-cjk texlive-lang-cjk")
-    exporter = _exporter(_converging_pdf_exporter(), "mnist_latex", "html-only")
+    exporter = _exporter(_converging_pdf_exporter(previous), "mnist_latex", "html-only")
     try:
         pdf, _ = exporter.from_notebook_node(nb)
     except LatexFailed as e:
@@ -568,7 +600,7 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     _warn_untranslated(problems, language, warn)
     nb = merge(executed, settings, record, metrics)
     page = build_html(nb)
-    pdf = build_pdf(nb, layout.failed)  # the exporters work on copies
+    pdf = build_pdf(nb, layout.failed, layout.report / ".latex" / language)  # the exporters work on copies
     stamp.unlink(missing_ok=True)  # a crash between the two writes must not leave a valid stamp
     artifacts.write_text(html_path, page)
     with artifacts.atomic_path(pdf_path) as tmp:
