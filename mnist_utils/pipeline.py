@@ -474,10 +474,13 @@ def render(layout: Layout, languages: tuple[str, ...] = i18n.LANGUAGES) -> list[
 
     from mnist_utils import prose
 
-    record = _previous_record(layout.run_record).get("notebooks", {})
+    whole = _previous_record(layout.run_record)
+    record = whole.get("notebooks", {})
     stems = [stem for stem in record if (layout.executed / f"{stem}.ipynb").is_file()]
     executed = {stem: nbformat.read(layout.executed / f"{stem}.ipynb", as_version=4) for stem in stems}
-    sources = {stem: layout.notebooks / f"{stem}.ipynb" for stem in stems}
+    # The translations beside the notebooks that ran (`run --notebooks DIR`), whoever renders.
+    folder = Path(whole.get("notebooks_dir") or layout.notebooks)
+    sources = {stem: folder / f"{stem}.ipynb" for stem in stems}
     profiles = {stem: record[stem]["profile"] for stem in stems}
     problems = []
     for language in languages:
@@ -617,7 +620,9 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
     record = _previous_record(layout.run_record)
     record.setdefault("notebooks", {})
     record["this_run"] = {}
-    if _forget_removed(layout, notebooks, record, log):
+    forgot = _forget_removed(layout, notebooks, record, log)
+    if forgot or record.get("notebooks_dir") != str(layout.notebooks):
+        record["notebooks_dir"] = str(layout.notebooks)
         artifacts.save_json(layout.run_record, record)
     shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # left by a killed run
     total = time.perf_counter()

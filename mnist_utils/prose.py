@@ -21,14 +21,16 @@ editing it re-runs nothing.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_utils import i18n
+from mnist_utils import evaluation, i18n
 from mnist_utils.display import FACTS_MIME
+from mnist_utils.pipeline import PipelineError
 
 SECTIONS = Path(__file__).parent / "templates" / "sections"
 # A caption cell: "Figure: text {#fig:label}" or "Table: text {#tab:label}".
@@ -51,7 +53,7 @@ NAMES = {
 }
 
 
-class ProseError(RuntimeError):
+class ProseError(PipelineError):
     """A template cannot be rendered; the message names the notebook, the cell and the problem."""
 
 
@@ -62,21 +64,18 @@ def _mean_std(x):
     if isinstance(x, dict):
         return x["mean"], x.get("std")
     if isinstance(x, (list, tuple)):
-        import statistics
-
-        return statistics.fmean(x), (statistics.stdev(x) if len(x) > 1 else None)
+        return evaluation.mean_std(x)
     return x, None
 
 
 def pct(x, digits: int = 2) -> str:
     """A fraction (or the mean of ``{"mean", "std"}``) in percent: '97.81 %'."""
-    return f"{100 * _mean_std(x)[0]:.{digits}f} %"
+    return evaluation.format_pct(_mean_std(x)[0], digits=digits)
 
 
 def pm(x, digits: int = 2) -> str:
     """Mean ± standard deviation in percent, '97.81 ± 0.09 %' ('97.81 %' when there is no std)."""
-    mean, std = _mean_std(x)
-    return pct(mean, digits) if std is None else f"{100 * mean:.{digits}f} ± {100 * std:.{digits}f} %"
+    return evaluation.format_pct(*_mean_std(x), digits=digits)
 
 
 def points(x, digits: int = 2) -> str:
@@ -104,9 +103,10 @@ def pvalue(p) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+@functools.lru_cache(maxsize=None)
 def environment(language: str = "en"):
-    """The Jinja2 environment of ``language``: strict about names, sandboxed, with the filters
-    pct, pm, points, signed, num, thousands, pvalue, plural, and_list, name and tr."""
+    """The Jinja2 environment of ``language`` (made once): strict about names, sandboxed, with the
+    filters pct, pm, points, signed, num, thousands, pvalue, plural, and_list, name, tr and oneline."""
     from jinja2 import FileSystemLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -192,6 +192,8 @@ def load_translations(notebook: Path, language: str) -> dict[str, dict]:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
     except yaml.YAMLError as e:
         raise ProseError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ProseError(f"{path}: expected one entry per cell id (`cell-id:` then `en:` and `{language}:`).")
     bad = [k for k, v in raw.items() if not (isinstance(v, dict) and isinstance(v.get(language), str))]
     if bad:
         raise ProseError(f"{path}: entries {bad} need `en: <hash>` and `{language}: <text>`.")
