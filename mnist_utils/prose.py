@@ -59,6 +59,18 @@ class ProseError(PipelineError):
 
 # --- the template engine ---------------------------------------------------------
 
+# What a filter prints for a value that could not be computed (published as None, e.g. a NaN).
+MISSING = "–"
+
+
+def _tolerant(fn):
+    """The filter ``fn``, printing :data:`MISSING` for None instead of failing the build."""
+    @functools.wraps(fn)
+    def filtered(x, *args, **kwargs):
+        return MISSING if x is None else fn(x, *args, **kwargs)
+    return filtered
+
+
 def _mean_std(x):
     """(mean, std or None) of ``{"mean", "std"}``, a list of values, or one number."""
     if isinstance(x, dict):
@@ -68,36 +80,43 @@ def _mean_std(x):
     return x, None
 
 
+@_tolerant
 def pct(x, digits: int = 2) -> str:
     """A fraction (or the mean of ``{"mean", "std"}``) in percent: '97.81 %'."""
     return evaluation.format_pct(_mean_std(x)[0], digits=digits)
 
 
+@_tolerant
 def pm(x, digits: int = 2) -> str:
     """Mean ± standard deviation in percent, '97.81 ± 0.09 %' ('97.81 %' when there is no std)."""
     return evaluation.format_pct(*_mean_std(x), digits=digits)
 
 
+@_tolerant
 def points(x, digits: int = 2) -> str:
     """A difference of fractions in percentage points, unsigned: '0.12'."""
     return f"{100 * x:.{digits}f}"
 
 
+@_tolerant
 def signed(x, digits: int = 2) -> str:
     """A number with its sign: '+0.12', '-0.30'."""
     return f"{x:+.{digits}f}"
 
 
+@_tolerant
 def num(x, digits: int = 2) -> str:
     """A number with fixed decimals: '0.75'."""
     return f"{x:.{digits}f}"
 
 
+@_tolerant
 def thousands(x) -> str:
     """A whole number with thousands separators: '54,000'."""
     return f"{int(round(x)):,}"
 
 
+@_tolerant
 def pvalue(p) -> str:
     """A p-value as a paper prints it: '0.012', '< 0.001'."""
     return "< 0.001" if p < 0.001 else f"{p:.3f}"

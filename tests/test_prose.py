@@ -18,6 +18,7 @@ def test_filters_format_numbers_as_the_report_prints_them():
     zh = prose.render_text("{{ ['a', 'b', 'c'] | and_list }} / {{ 'nesterov' | name }} / {{ 'our CNN' | tr }}", {}, "zh")
     assert zh == "a、b和c / 带 Nesterov 动量的 SGD / 我们的 CNN"
     assert prose.pm([0.5, 0.7]) == "60.00 ± 14.14 %"
+    assert prose.render_text("{{ x | num }} {{ x | pct }}", {"x": None}) == "– –"  # a NaN published as None
 
 
 def _executed(markdown: list[str], facts: dict, labels=("a",), ids=None):
