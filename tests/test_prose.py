@@ -134,3 +134,15 @@ def test_a_conditional_caption_numbers_its_figure_only_when_it_was_drawn(tmp_pat
     absent = _render(_executed([template, "See the figure."], {"drawn": False}, labels=()), tmp_path)
     cells = absent.notebooks["01_x"].cells
     assert cells[2].source == "" and cells[2].metadata["mnist_report"]["template"] == template  # kept, to re-render
+
+
+def test_accepting_an_updated_translation_records_its_english(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# New title", id="title")])
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    (tmp_path / "zh").mkdir()
+    entries = {"title": {"en": prose.english_hash("# Old title"), "text": "# 新标题"}}
+    prose.translations_path(path, "zh").write_text(prose.dump_translations(entries, "zh", path.name))
+    assert prose.stale_translations(path, "zh") == {"title": ("# New title", "# 新标题")}
+    assert prose.accept_translations(path, "zh") == ["title"]
+    assert prose.stale_translations(path, "zh") == {} and prose.check_source(path) == []
