@@ -19,6 +19,9 @@ import re
 
 from mnist_utils import i18n
 
+# Where published values live in an output (``prose`` reads them; the notebooks do not import prose).
+FACTS_MIME = "application/vnd.mnist-study.facts+json"
+
 
 def facts(**values) -> None:
     """Publish named values for the notebook's markdown templates (``{{ name }}``).
@@ -35,10 +38,6 @@ def facts(**values) -> None:
     plain = json.loads(json.dumps(values, default=_builtin), parse_constant=lambda _: None)
     text = "\n".join(f"{name} = {_short(value)}" for name, value in plain.items())
     display({FACTS_MIME: plain, "text/plain": text}, raw=True)
-
-
-# Where facts live in an output (``prose.FACTS_MIME`` reads it; the notebooks do not import prose).
-FACTS_MIME = "application/vnd.mnist-study.facts+json"
 
 
 def _builtin(value):
