@@ -17,7 +17,7 @@ the CPU, not here.
     python benchmarks/cnn_sweep.py PLAN OUT_DIR [--workers 12] [--deadline 420]
 
 PLAN has one line per candidate: ``NAME SEEDS EPOCHS WARMUP_EPOCHS``; NAME is an
-architecture (``bn``: seed 002's BN-CNN, which may take the augmentation here;
+architecture (``bn``: paper 002's BN-CNN, which may take the augmentation here;
 ``small``: the same with 16 and 32 filters; ``vggW``: our CNN's design
 with W and 2W filters; ``half``: three convolutions per block, the last with stride
 2, 16 and 32 filters), optionally
@@ -66,7 +66,7 @@ def build(name: str, keras):
     if base.startswith("vgg"):
         width = int(base[3:])
         return models.build_cnn(widths=(width, 2 * width), augment=augment)
-    if base in ("bn", "small"):  # seed 002's BN-CNN (32, 64 filters), or at half its width
+    if base in ("bn", "small"):  # paper 002's BN-CNN (32, 64 filters), or at half its width
         widths = (32, 64) if base == "bn" else (16, 32)
         return models.build_cnn(widths=widths, convs_per_block=1, augment=augment, name=base)
 

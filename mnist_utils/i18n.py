@@ -43,7 +43,7 @@ ZH: dict[str, str] = {
     "parameters (log scale)": "参数量（对数刻度）", "setting": "设置", "train (%)": "训练 (%)",
     "validation (%)": "验证 (%)", "test (%)": "测试 (%)",
     "recipe": "方案", "batch": "批大小", "epochs": "轮数", "no": "否", "adam": "Adam", "sgd": "SGD",
-    "seed 001 CNN": "种子 001 CNN", "our CNN": "我们的 CNN", "our CNN, no augmentation": "我们的 CNN（无数据增强）",
+    "paper 001 CNN": "论文 001 CNN", "our CNN": "我们的 CNN", "our CNN, no augmentation": "我们的 CNN（无数据增强）",
     "model": "模型", "multiply-adds (M)": "乘加次数 (M)", "training (s)": "训练时间 (s)",
     "inference (images/s)": "推理速度（图像/秒）", "training seconds (log scale)": "训练秒数（对数刻度）",
     "with vs without augmentation": "加与不加数据增强", "fold": "折", "held-out images": "留出图像数",

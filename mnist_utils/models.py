@@ -130,8 +130,8 @@ def _image_input(augment: dict | None):
     return inputs, x
 
 
-def build_seed001_cnn(name: str = "seed001_cnn"):
-    """Seed 001's small CNN: conv 10@5x5, pool, ReLU, conv 20@5x5, pool, ReLU, dense 320-128-64-10."""
+def build_paper001_cnn(name: str = "paper001_cnn"):
+    """Paper 001's small CNN: conv 10@5x5, pool, ReLU, conv 20@5x5, pool, ReLU, dense 320-128-64-10."""
     keras = backend.keras()
     L = keras.layers
 
@@ -148,7 +148,7 @@ def build_seed001_cnn(name: str = "seed001_cnn"):
 
 
 def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
-    """Seed 003's LeNet-5 with dropout: conv 6@5x5, pool, conv 16@5x5, pool, dense 120, dense 10.
+    """Paper 003's LeNet-5 with dropout: conv 6@5x5, pool, conv 16@5x5, pool, dense 120, dense 10.
 
     The first convolution pads to keep 28x28, as LeNet-5 saw 32x32 images with
     the digit in the central 28x28; dropout follows each pooling and the dense layer.
@@ -169,7 +169,7 @@ def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
 
 
 def build_bn_cnn(dropout: float = 0.5, name: str = "bn_cnn"):
-    """Seed 002's batch-normalized CNN: (conv 32@3x3, BN, pool), (conv 64@3x3, BN, pool), dense 128, dropout."""
+    """Paper 002's batch-normalized CNN: (conv 32@3x3, BN, pool), (conv 64@3x3, BN, pool), dense 128, dropout."""
     return build_cnn(widths=(32, 64), convs_per_block=1, dropout=dropout, name=name)
 
 

@@ -15,9 +15,9 @@ from matplotlib.ticker import MaxNLocator
 PALETTE = "deep"
 # One colour per model in every figure of the report (indices into PALETTE), so a reader can
 # follow a model from figure to figure: the MLPs blue, our CNN (and notebook 06's "CNN", its
-# best seed) red, the seed studies' CNNs each their own.
+# best seed) red, the course papers' CNNs each their own.
 MODEL_COLORS = {"MLP": "C0", "baseline": "C0", "CNN": "C3", "our CNN": "C3", "our CNN, no augmentation": "C1",
-                "BN-CNN": "C2", "LeNet-5": "C4", "seed 001 CNN": "C5"}
+                "BN-CNN": "C2", "LeNet-5": "C4", "paper 001 CNN": "C5"}
 
 
 def colors(names) -> dict[str, str]:

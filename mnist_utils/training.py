@@ -138,7 +138,7 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
             (0.39 s instead of 0.65 s per epoch for the baseline MLP on 2 CPU cores).
         jit_compile: "auto" lets Keras decide; it turns XLA off while op determinism
             is enabled, since not every XLA op is deterministic.
-        plateau_patience: if > 0, seed 002's recipe: halve the learning rate after
+        plateau_patience: if > 0, paper 002's recipe: halve the learning rate after
             ``plateau_patience // 2`` epochs without a lower validation loss, stop
             after ``plateau_patience`` and restore the best epoch's weights.
     """

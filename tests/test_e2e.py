@@ -54,8 +54,8 @@ def test_metrics_are_real_results(smoke):
     assert {"none", "L2 0.001", "dropout 0.5", "batch norm", "early stopping"} <= settings
     assert len(reg["capacity"]) == 4 and reg["best"]["setting"] in settings - {"none"}
     cnn = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())
-    assert [m["model"] for m in cnn["models"]] == ["seed 001 CNN", "LeNet-5", "BN-CNN", "our CNN", "our CNN, no augmentation"]
-    assert cnn["models"][0]["multiply-adds (M)"] == pytest.approx(0.513792)  # seed 001's CNN, counted by hand
+    assert [m["model"] for m in cnn["models"]] == ["paper 001 CNN", "LeNet-5", "BN-CNN", "our CNN", "our CNN, no augmentation"]
+    assert cnn["models"][0]["multiply-adds (M)"] == pytest.approx(0.513792)  # paper 001's CNN, counted by hand
     assert len(cnn["cross_validation"]["fold_accuracy"]) == 2 and 0 < cnn["ours"]["ensemble_test_accuracy"] < 1
     errors = json.loads((layout.artifacts / "06_error_analysis" / "metrics.json").read_text())
     for name, rows in errors["per_class"].items():

@@ -8,7 +8,7 @@ from mnist_utils import backend, export, models
 
 def test_multiply_adds_counted_by_hand():
     # conv 10@5x5 on 28x28 -> 24x24; conv 20@5x5x10 on 12x12 -> 8x8; dense 320-128-64-10.
-    assert models.multiply_adds(models.build_seed001_cnn()) == (
+    assert models.multiply_adds(models.build_paper001_cnn()) == (
         24 * 24 * 10 * 25 + 8 * 8 * 20 * 250 + 320 * 128 + 128 * 64 + 64 * 10)
     # conv 32@3x3 on 28x28 -> 26x26; conv 64@3x3x32 on 13x13 -> 11x11; dense 1600-128-10.
     assert models.multiply_adds(models.build_bn_cnn()) == (

@@ -154,7 +154,7 @@ def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precis
     assert training.set_precision() == ("mixed_float16" if tf.config.list_physical_devices("GPU") else "float32")
     keras.mixed_precision.set_global_policy("mixed_float16")  # what a GPU gets, emulated here
     try:
-        builders = [functools.partial(models.build_mlp, hidden=(8,)), models.build_seed001_cnn,
+        builders = [functools.partial(models.build_mlp, hidden=(8,)), models.build_paper001_cnn,
                     models.build_lenet5, models.build_bn_cnn, functools.partial(models.build_cnn, augment={}),
                     lambda: models.single_branch(models.build_mlp_branches(2, hidden=(8,)), 1,
                                                  functools.partial(models.build_mlp_branches, hidden=(8,)))]
