@@ -125,7 +125,8 @@ def pvalue(p) -> str:
 @functools.lru_cache(maxsize=None)
 def environment(language: str = "en"):
     """The Jinja2 environment of ``language`` (made once): strict about names, sandboxed, with the
-    filters pct, pm, points, signed, num, thousands, pvalue, plural, and_list, name, tr and oneline."""
+    filters pct, pm, points, signed, num, thousands, pvalue, plural, and_list, name, tr, oneline and
+    cell (a markdown table cell)."""
     from jinja2 import FileSystemLoader, StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -150,7 +151,8 @@ def environment(language: str = "en"):
                        pvalue=pvalue, plural=plural, and_list=and_list,
                        name=lambda key: NAMES[language].get(key, key),
                        tr=lambda text: i18n.translate(str(text), language),
-                       oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip())
+                       oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip(),
+                       cell=lambda value: str(value).replace("|", "\\|").replace("\n", " "))
     # Sentences several notebooks write (templates/sections/macros.<language>.md) are callable everywhere.
     from jinja2.runtime import Macro
 
@@ -174,8 +176,9 @@ def render_text(template: str, values: dict, language: str = "en", where: str = 
         return environment(language).from_string(template).render(**values)
     except UndefinedError as e:
         missing = re.search(r"'([^']+)' is undefined", str(e))
-        what = f"uses the name {missing.group(1)!r}, which no code cell published" if missing else str(e)
-        raise ProseError(f"{where}: {what} (display.facts(...) publishes names for the templates).") from None
+        what = (f"uses the name {missing.group(1)!r}, which no code cell published (display.facts(...) "
+                f"publishes names for the templates)" if missing else str(e))
+        raise ProseError(f"{where}: {what}.") from None
     except TemplateError as e:
         raise ProseError(f"{where}: {type(e).__name__}: {e}") from None
 

@@ -172,82 +172,26 @@ def _toc_html(found: list[tuple[int, str]], language: str = "en") -> str:
     return f'<nav class="report-toc"><h2>{CONTENTS[language]}</h2><ul>{"".join(items)}</ul></nav>'
 
 
-def _md_table(header: list[str], rows: list[list]) -> str:
-    def cell(v):
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
-    """Markdown of the reproducibility appendix, from the run record."""
-    def t(en: str, zh: str) -> str:
-        return zh if language == "zh" else en
+    """Markdown of the reproducibility appendix (``templates/sections/appendix.<language>.md``),
+    from the run record."""
+    from mnist_utils import prose
 
     env = record.get("environment", {})
-    data = record.get("data", {})
     runs = record.get("notebooks", {})
-    shown = [p.stem for p in executed]
-    profiles = sorted({runs[n]["profile"] for n in shown if n in runs})
-    listed = ", ".join(f"`{p}`" for p in profiles) or t("unknown", "未知")
-    commit = env.get("git_commit") or t("unknown (not a git checkout)", "未知（不是 git 检出）")
-    jobs = max((runs[n].get("jobs", 1) for n in shown if n in runs), default=1)
-    dirty = {True: t("yes: uncommitted changes were present", "有：存在未提交的修改"), False: t("no", "无"),
-             None: t("unknown", "未知")}[env.get("git_dirty")]
-    parts = [
-        t("# Appendix: reproducibility", "# 附录：可复现性"),
-        t("Every number, table and figure in this report was produced by the run recorded here. "
-          f"To reproduce it, check out the commit below and run `make report` "
-          f"(profile{'s' if len(profiles) != 1 else ''}: {listed}).",
-          f"本报告中的每个数字、表格和图都由这里记录的运行产生。要复现它，请检出下面的提交并运行 "
-          f"`make report`（配置：{listed}）。"),
-        t("## Code and machine", "## 代码与机器"),
-        _md_table([t("item", "项目"), t("value", "值")], [
-            [t("git commit", "git 提交"), f"`{commit}`"], [t("uncommitted changes", "未提交的修改"), dirty],
-            ["Python", env.get("python", "?")], [t("platform", "平台"), f"`{env.get('platform', '?')}`"],
-            ["CPU", f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} {t('logical cores', '个逻辑核心')})"],
-            ["GPU", ", ".join(env.get("gpus") or []) or t("none", "无")],
-        ]),
-        t("## Software", "## 软件"),
-        _md_table([t("package", "软件包"), t("version", "版本")],
-                  [[k, v or t("not installed", "未安装")] for k, v in env.get("packages", {}).items()]),
-        t("## Data", "## 数据"),
-        t(f"Source: {data.get('source', 'unknown')}. Each file was verified against this checksum before use:",
-          f"来源：{data.get('source', '未知')}。每个文件在使用前都按下列校验和验证过："),
-        _md_table([t("file", "文件"), t("algorithm", "算法"), t("checksum", "校验和")],
-                  [[f"`{f}`", c["algorithm"].upper(), f"`{c['value']}`"] for f, c in data.get("checksums", {}).items()]),
-        t("## Parameters", "## 参数"),
-        t("Each notebook's parameters as it ran: its own defaults, overridden by the profile.",
-          "每个笔记本运行时的参数：它自己的默认值，被配置覆盖后的结果。"),
-        _md_table([t("notebook", "笔记本"), t("parameter", "参数"), t("value", "值")], [
-            [f"`{n}`", f"`{k}`", f"`{json.dumps(v)}`"]
-            for n in shown if n in runs for k, v in runs[n]["parameters"].items()
-        ]),
-        t("## Run times", "## 运行时间"),
-        *([t(f"Up to {jobs} notebooks ran at once, so these times include waiting for the CPU.",
-             f"最多有 {jobs} 个笔记本同时运行，因此这些时间包括等待 CPU 的时间。")] if jobs > 1 else []),
-        _md_table([t("notebook", "笔记本"), t("profile", "配置"), t("wall time (s)", "耗时 (s)"),
-                   t("finished (UTC)", "完成时间 (UTC)")], [
-            [f"`{n}`", runs[n]["profile"], f"{runs[n]['seconds']:.1f}",
-             runs[n]["finished"].replace("+00:00", "").replace("T", " ")]
-            for n in shown if n in runs
-        ]),
-        t("## Determinism", "## 确定性"),
-        t("Each training run sets its seed with `keras.utils.set_random_seed`, and TensorFlow's op "
-          "determinism is enabled (`tf.config.experimental.enable_op_determinism`), under which Keras "
-          "turns XLA compilation off. Running the same profile twice on the same machine therefore "
-          "gives identical `metrics.json` files; the end-to-end test checks this. Wall-clock times "
-          "(`timings.json` and the table above) vary from run to run. Results on other CPUs, GPUs or "
-          "library versions may differ in the last digits, because floating-point reductions are "
-          "ordered differently there.",
-          "每次训练都用 `keras.utils.set_random_seed` 设置种子，并启用 TensorFlow 的算子确定性"
-          "（`tf.config.experimental.enable_op_determinism`），此时 Keras 会关闭 XLA 编译。因此在同一台机器上"
-          "用同一配置运行两次，得到的 `metrics.json` 完全相同；端到端测试会检查这一点。墙钟时间"
-          "（`timings.json` 和上表）每次运行都不同。在其他 CPU、GPU 或库版本上，结果的最后几位可能不同，"
-          "因为那里浮点归约的顺序不同。"),
-    ]
-    return "\n\n".join(parts)
+    shown = [p.stem for p in executed if p.stem in runs]
+    values = {
+        "profiles": sorted({runs[n]["profile"] for n in shown}),
+        "jobs": max((runs[n].get("jobs", 1) for n in shown), default=1),
+        "commit": env.get("git_commit"), "dirty": env.get("git_dirty"),
+        "python": env.get("python", "?"), "platform": env.get("platform", "?"), "cpu": env.get("cpu", "?"),
+        "cpu_count": env.get("cpu_count", "?"), "gpus": env.get("gpus") or [],
+        "packages": env.get("packages", {}), "data": record.get("data", {}),
+        "parameters": [(n, k, json.dumps(v)) for n in shown for k, v in runs[n]["parameters"].items()],
+        "runs": [(n, runs[n]["profile"], runs[n]["seconds"],
+                  runs[n]["finished"].replace("+00:00", "").replace("T", " ")) for n in shown],
+    }
+    return prose.section("appendix", values, language)
 
 
 def code_appendix(executed: list[Path], language: str = "en") -> str:
