@@ -430,7 +430,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     return seconds
 
 
-def report_paths(layout: Layout, stem: str) -> dict[str, str]:
+def path_parameters(layout: Layout, stem: str) -> dict[str, str]:
     """The runner's path parameters as an executed copy keeps them: the real artifacts folders,
     relative to the project when they are inside it (the notebook resolves them from there)."""
     root = project_root()
@@ -447,7 +447,7 @@ def _point_at_report(executed: Path, layout: Layout, stem: str) -> None:
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
-    paths = report_paths(layout, stem)
+    paths = path_parameters(layout, stem)
     record = nb.metadata.get("papermill", {})  # papermill's own record of the run, likewise
     record.get("parameters", {}).update(paths)
     if "output_path" in record:

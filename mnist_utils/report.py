@@ -529,6 +529,7 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     metrics = {stem: m for stem, m in summary.load(layout.artifacts).items() if stem in stems}
     stamp = layout.report / (BUILD_RECORD if language == "en" else BUILD_RECORD.replace(".json", f".{language}.json"))
     inputs = build_inputs(layout, settings, executed, metrics)
+    _warn_untranslated(problems, language, warn)  # built or not, the edition still lacks them
 
     def current() -> dict:  # what was built from what, to compare with the stamp
         return {"inputs": inputs, "html": cache.file_digest(html_path), "pdf": cache.file_digest(pdf_path)}
@@ -539,9 +540,7 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         except (OSError, ValueError):
             previous = {}
         if previous == current():
-            _warn_untranslated(problems, language, warn)
             return [html_path, pdf_path], False
-    _warn_untranslated(problems, language, warn)
     nb = merge(executed, settings, record, metrics)
     page = build_html(nb)
     pdf = build_pdf(nb, layout.failed, layout.report / ".latex" / language)  # the exporters work on copies

@@ -310,7 +310,7 @@ def test_executed_copies_point_at_the_report_not_at_staging(notebook_factory, tm
     assert ".staging" not in nbformat.writes(nb)
     # Inside the project the paths are relative to it, as the parameters' defaults are.
     inside = pipeline.Layout(layout.notebooks, layout.params, pipeline.project_root() / "report")
-    assert pipeline.report_paths(inside, "02_r") == {"artifacts_dir": "report/artifacts",
+    assert pipeline.path_parameters(inside, "02_r") == {"artifacts_dir": "report/artifacts",
                                                      "output_dir": "report/artifacts/02_r"}
 
 
