@@ -99,6 +99,23 @@ def save_array(path: str | os.PathLike, array) -> None:
             np.save(f, np.asarray(array), allow_pickle=False)
 
 
+def save_arrays(path: str | os.PathLike, arrays: dict) -> None:
+    """Save named numpy arrays as one compressed ``.npz`` atomically (see :func:`load_arrays`)."""
+    import numpy as np
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **{name: np.asarray(a) for name, a in arrays.items()})
+
+
+def load_arrays(path: str | os.PathLike) -> dict:
+    """Read a ``.npz`` artifact into a dict of arrays (never unpickling)."""
+    import numpy as np
+
+    with np.load(_require(Path(path)), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
 def save_model(model, path: str | os.PathLike) -> None:
     """Save a Keras model as ``.keras`` atomically."""
     with atomic_path(path, suffix=".keras") as tmp:

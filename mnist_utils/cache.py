@@ -6,7 +6,8 @@ successful run and executes it only when one differs. The inputs are:
 - ``code``: its code cells (source and tags); ``markdown``: its other cells;
 - ``parameters``: the values it receives and the profile's name;
 - ``modules``: the ``mnist_utils`` modules it imports, followed through their
-  own imports (editing the report builder re-runs no notebook);
+  own imports (editing the report builder re-runs no notebook), with a module's
+  data file of the same name (``papers.yaml`` beside ``papers.py``);
 - ``data``: the verified MNIST checksums; ``environment``: Python, the package
   versions and the GPUs, which all change the numbers;
 - ``reads``: the content of the upstream artifacts it declares in its metadata
@@ -125,8 +126,10 @@ def imported_modules(source: str, package: Path = PACKAGE) -> set[str]:
 
 
 def modules_digest(source: str, package: Path = PACKAGE) -> str:
-    """Digest of the package modules ``source`` depends on."""
-    return digest({name: file_digest(package / name) for name in sorted(imported_modules(source, package))})
+    """Digest of the package modules ``source`` depends on, and of their data files (same stem, ``.yaml``)."""
+    files = sorted(imported_modules(source, package))
+    files += [data for name in files if (package / (data := name.removesuffix(".py") + ".yaml")).is_file()]
+    return digest({name: file_digest(package / name) for name in files})
 
 
 def declared_reads(nb) -> list[str]:

@@ -29,7 +29,7 @@ ZH: dict[str, str] = {
     "layer": "层", "type": "类型", "output shape": "输出形状", "parameters": "参数量",
     "accuracy": "准确率", "epoch": "轮", "loss": "损失", "seed": "种子", "seeds": "种子数",
     "train accuracy": "训练准确率", "validation accuracy": "验证准确率", "test accuracy": "测试准确率",
-    "validation loss": "验证损失", "s / epoch (median)": "每轮秒数（中位数）", "s / epoch": "每轮秒数",
+    "validation loss": "验证损失", "accuracy per epoch": "每轮之后的准确率", "s / epoch (median)": "每轮秒数（中位数）", "s / epoch": "每轮秒数",
     "learning rate (log scale)": "学习率（对数刻度）", "validation accuracy (%)": "验证准确率 (%)",
     "train accuracy (%)": "训练准确率 (%)", "test accuracy (%)": "测试准确率 (%)", "accuracy (%)": "准确率 (%)",
     "optimizer": "优化器", "learning rate": "学习率", "lr": "学习率", "Keras default": "Keras 默认值",

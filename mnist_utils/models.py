@@ -21,7 +21,7 @@ def build_mlp(hidden: tuple[int, ...] = (128,), activation: str = "relu",
 
 def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activation: str = "relu",
                        l2: float = 0.0, dropout: float = 0.0, batch_norm: bool = False,
-                       num_classes: int = 10, name: str = "mlp_branches"):
+                       l2_output: bool = True, num_classes: int = 10, name: str = "mlp_branches"):
     """``branches`` independent MLPs side by side in one model; output shape (batch, branches, classes).
 
     Each branch has its own weights (einsum over a branch axis), so with the summed
@@ -32,13 +32,15 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
     Args:
         l2: L2 penalty on every kernel (summed over branches, so each branch's
             gradient gets exactly its own 2·l2·w).
+        l2_output: also penalize the output layer's kernel (course paper 000 penalizes
+            only its hidden layer).
         dropout: rate of a Dropout layer after each hidden layer (masks are per branch).
         batch_norm: BatchNormalization between each hidden layer and its activation,
             with statistics per branch and unit.
     """
     keras = backend.keras()
 
-    def dense(equation, units, name):
+    def dense(equation, units, name, l2=l2):
         # Every kernel here is (branch, in, out). Naming the fan axes keeps the branch
         # axis out of the fans, so each branch gets Keras's default Glorot-uniform
         # initialization of a plain Dense layer of its own.
@@ -61,7 +63,7 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
         x = keras.layers.Activation(activation, name=f"{activation}_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    x = dense("bkh,khc->bkc", num_classes, "logits")(x)
+    x = dense("bkh,khc->bkc", num_classes, "logits", l2=l2 if l2_output else 0.0)(x)
     outputs = keras.layers.Softmax(name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -147,23 +149,24 @@ def build_paper001_cnn(name: str = "paper001_cnn"):
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_lenet5(dropout: float = 0.25, name: str = "lenet5"):
-    """Paper 003's LeNet-5 with dropout: conv 6@5x5, pool, conv 16@5x5, pool, dense 120, dense 10.
+def build_lenet5(dropout: float = 0.25, dense_dropout: float = 0.5, name: str = "lenet5"):
+    """Paper 003's LeNet-5-style CNN, as its code builds it: conv 6@5x5, pool, dropout,
+    conv 16@5x5, pool, dropout, dense 120, dropout, dense 10 (34,622 parameters).
 
-    The first convolution pads to keep 28x28, as LeNet-5 saw 32x32 images with
-    the digit in the central 28x28; dropout follows each pooling and the dense layer.
+    Unlike the original LeNet-5 it uses ReLU, max-pooling and dropout, and it does not
+    pad: the 28x28 digit shrinks to 24x24 after the first convolution, 4x4x16 after the second.
     """
     keras = backend.keras()
     L = keras.layers
 
     inputs, x = _image_input(None)
-    for i, (filters, padding) in enumerate(((6, "same"), (16, "valid")), start=1):
-        x = L.Conv2D(filters, 5, padding=padding, activation="relu", name=f"conv_{i}")(x)
+    for i, filters in enumerate((6, 16), start=1):
+        x = L.Conv2D(filters, 5, activation="relu", name=f"conv_{i}")(x)
         x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
         x = L.Dropout(dropout, name=f"dropout_{i}")(x)
-    x = L.Flatten(name="flatten")(x)  # 5 x 5 x 16 = 400
+    x = L.Flatten(name="flatten")(x)  # 4 x 4 x 16 = 256
     x = L.Dense(120, activation="relu", name="dense_1")(x)
-    x = L.Dropout(dropout, name="dropout_3")(x)
+    x = L.Dropout(dense_dropout, name="dropout_3")(x)
     outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 

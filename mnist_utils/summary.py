@@ -54,7 +54,8 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
     runs = record.get("notebooks", {})
     profiles = sorted({n["profile"] for n in runs.values()})
     out = {"profiles": profiles, "reduced": profiles not in ([], ["full"]),
-           "baseline": None, "optimizers": None, "regularization": None, "cnn": None, "errors": None}
+           "baseline": None, "optimizers": None, "regularization": None, "cnn": None, "errors": None,
+           "papers": None}
     if (m := metrics.get("02_mlp_baseline")) is not None:
         out["baseline"] = {"hidden_units": m["hidden_units"], "seeds": len(m["seeds"]),
                            "test_accuracy": m["test_accuracy"]}
@@ -87,6 +88,8 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
             "fgsm_accuracy": fgsm["accuracy"][1] if fgsm and len(fgsm["levels"]) > 1 else None,
             "other_writers": m.get("sklearn_digits_accuracy", {}).get("CNN"),
         }
+    if (m := metrics.get("07_course_papers")) is not None:
+        out["papers"] = m["tally"]
     return out
 
 
@@ -104,7 +107,29 @@ def conclusions(metrics: dict[str, dict], record: dict, language: str = "en") ->
     return prose.section("conclusions", facts(metrics, record), language)
 
 
+# How a course paper's kind and a missing year read in each edition's references.
+PAPER_WORDS = {
+    "en": {"course paper": "Course paper", "online tutorial": "Online tutorial", None: "undated"},
+    "zh": {"course paper": "课程论文", "online tutorial": "网络教程", None: "无日期"},
+}
+
+
+def paper_references(language: str = "en") -> list[str]:
+    """The four course papers (``papers.yaml``), by number, kind, year and translated title, without authors."""
+    from mnist_utils import papers
+
+    words, entries = PAPER_WORDS[language], []
+    for number, paper in papers.load().items():
+        kind, year = words[paper["kind"]], paper["year"] or words[None]
+        title = paper["title"][language]
+        entries.append(f"{kind} {number}。《{title}》。{kind}，{year}。" if language == "zh" else
+                       f"{kind} {number}. *{title}* (in Chinese; title translated). {kind}, {year}.")
+    return entries
+
+
 def references(language: str = "en") -> str:
-    """The references section, as markdown (the entries keep their original language)."""
+    """The references section, as markdown: the works cited, then the four course papers
+    (the works' entries keep their original language)."""
     title = "参考文献" if language == "zh" else "References"
-    return f"# {title}\n\n" + "\n".join(f"{i}. {ref}" for i, ref in enumerate(REFERENCES, start=1))
+    entries = list(REFERENCES) + paper_references(language)
+    return f"# {title}\n\n" + "\n".join(f"{i}. {ref}" for i, ref in enumerate(entries, start=1))

@@ -56,6 +56,8 @@ class RunResult:
     epoch_seconds: list[float]
     test_probs: np.ndarray
     test_accuracy: float
+    # (epochs, test images) predicted labels after each epoch, if recorded (``record_test``)
+    epoch_test_predictions: np.ndarray | None = None
 
 
 def _epoch_timer():
@@ -75,6 +77,23 @@ def _epoch_timer():
             self.seconds.append(time.perf_counter() - self._start)
 
     return EpochTimer()
+
+
+def _test_recorder(x_test, batch_size: int):
+    keras = backend.keras()
+
+    class TestRecorder(keras.callbacks.Callback):
+        """The test set's predicted labels after every epoch, for the record only."""
+
+        def __init__(self):
+            super().__init__()
+            self.predictions = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            probs = self.model.predict(x_test, batch_size=batch_size, verbose=0)
+            self.predictions.append(probs.argmax(axis=1).astype(np.uint8))
+
+    return TestRecorder()
 
 
 # The optimizers the study compares, as Keras class names and settings.
@@ -125,7 +144,7 @@ def learning_rate_schedule(kind: str, learning_rate: float, epochs: int, steps_p
 def train(build, splits, seed: int, epochs: int, batch_size: int,
           optimizer: str = "adam", learning_rate: float | None = None,
           steps_per_execution: int = 32, jit_compile: bool | str = "auto",
-          eval_batch_size: int = 2048, plateau_patience: int = 0) -> RunResult:
+          eval_batch_size: int = 2048, plateau_patience: int = 0, record_test: bool = False) -> RunResult:
     """Build, compile and fit one model with a fixed seed; score it on the test set.
 
     The validation set is the only data used during training (for the curves);
@@ -141,6 +160,10 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
         plateau_patience: if > 0, paper 002's recipe: halve the learning rate after
             ``plateau_patience // 2`` epochs without a lower validation loss, stop
             after ``plateau_patience`` and restore the best epoch's weights.
+        record_test: also predict the test set after every epoch
+            (``RunResult.epoch_test_predictions``). Nothing in training looks at
+            them; they exist to measure what choosing an epoch by its test score,
+            as course paper 003 does, would add.
     """
     keras = backend.keras()
 
@@ -160,6 +183,8 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, plateau_patience // 2)),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=plateau_patience, restore_best_weights=True),
         ]
+    recorder = _test_recorder(splits.x_test, eval_batch_size) if record_test else None
+    callbacks += [recorder] if recorder else []
     fit = model.fit(
         splits.x_train, splits.y_train,
         batch_size=batch_size, epochs=epochs, shuffle=True,
@@ -169,7 +194,8 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
     probs = model.predict(splits.x_test, batch_size=eval_batch_size, verbose=0)
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     accuracy = float(np.mean(probs.argmax(axis=1) == splits.y_test))
-    return RunResult(seed, model, history, timer.seconds, probs, accuracy)
+    epochs_seen = np.stack(recorder.predictions) if recorder else None
+    return RunResult(seed, model, history, timer.seconds, probs, accuracy, epochs_seen)
 
 
 def run_seeds(build, splits, seeds, **train_kwargs) -> list[RunResult]:
