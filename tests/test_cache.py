@@ -49,9 +49,12 @@ def test_keys_are_stable(study):
     ("report.py", set()), ("cli.py", set()), ("pipeline.py", set()), ("cache.py", set()),
     ("export.py", {"05_cnn"}),
     ("analysis.py", {"06_error_analysis"}),
-    ("models.py", {"02_mlp_baseline", "03_optimizers_activations", "04_regularization", "05_cnn"}),
+    ("models.py", {"02_mlp_baseline", "03_optimizers_activations", "04_regularization", "05_cnn", "07_course_papers"}),
     ("data.py", {"01_data", "02_mlp_baseline", "03_optimizers_activations", "04_regularization",
-                 "05_cnn", "06_error_analysis"}),
+                 "05_cnn", "06_error_analysis", "07_course_papers"}),
+    ("papers.py", {"07_course_papers"}),
+    # A module's data file (same stem) counts as the module: editing the claims re-runs 07 only.
+    ("papers.yaml", {"07_course_papers"}),
 ])
 def test_editing_a_module_invalidates_the_notebooks_that_import_it(study, module, expected):
     _, package, _, _, keys = study
@@ -83,14 +86,14 @@ def test_a_parameter_invalidates_only_its_notebook(study):
 def test_the_profile_name_invalidates_every_notebook(study):
     *_, keys = study
     changes = invalidated(keys(), keys(profile="full"))
-    assert len(changes) == 6 and all(c == ["parameters"] for c in changes.values())
+    assert len(changes) == len(keys()) and all(c == ["parameters"] for c in changes.values())
 
 
 @pytest.mark.parametrize("shared", [{"data": "d1", "environment": "e0"}, {"data": "d0", "environment": "e1"}])
 def test_data_and_environment_invalidate_every_notebook(study, shared):
     *_, keys = study
     changes = invalidated(keys(), keys(shared=shared))
-    assert len(changes) == 6 and len({tuple(c) for c in changes.values()}) == 1
+    assert len(changes) == len(keys()) and len({tuple(c) for c in changes.values()}) == 1
 
 
 def test_code_and_markdown_edits_are_told_apart(study):
@@ -119,10 +122,11 @@ def test_upstream_artifacts_invalidate_exactly_their_readers(study):
     before = keys()
     artifacts.save_json(art / "02_mlp_baseline" / "timings.json", {"seconds": 31.7})  # read by no one
     assert invalidated(before, keys()) == {}
-    artifacts.save_json(art / "02_mlp_baseline" / "metrics.json", {"test_accuracy": 0.98})  # read by 03
-    assert invalidated(before, keys()) == {"03_optimizers_activations": ["reads"]}
-    artifacts.save_array(art / "02_mlp_baseline" / "test_predictions.npy", np.zeros(10))  # 03 and 06
-    assert invalidated(before, keys()) == {"03_optimizers_activations": ["reads"], "06_error_analysis": ["reads"]}
+    artifacts.save_json(art / "02_mlp_baseline" / "metrics.json", {"test_accuracy": 0.98})  # read by 03 and 07
+    assert invalidated(before, keys()) == {"03_optimizers_activations": ["reads"], "07_course_papers": ["reads"]}
+    artifacts.save_array(art / "02_mlp_baseline" / "test_predictions.npy", np.zeros(10))  # 03, 06 and 07
+    assert invalidated(before, keys()) == {"03_optimizers_activations": ["reads"], "06_error_analysis": ["reads"],
+                                           "07_course_papers": ["reads"]}
 
 
 def test_a_resaved_keras_model_with_the_same_weights_is_the_same_artifact(tmp_path):
@@ -180,7 +184,10 @@ def test_the_study_declares_what_it_reads():
     reads = pipeline.declared_reads(notebooks)
     assert reads["03_optimizers_activations"] == ["02_mlp_baseline/metrics.json", "02_mlp_baseline/test_predictions.npy"]
     assert {r.split("/")[0] for r in reads["06_error_analysis"]} == {"02_mlp_baseline", "04_regularization", "05_cnn"}
+    assert {r.split("/")[0] for r in reads["07_course_papers"]} == {"01_data", "02_mlp_baseline",
+                                                                    "03_optimizers_activations", "05_cnn"}
     chosen = pipeline.with_dependents(notebooks, reads, pipeline.select(notebooks, ["02"]))
-    assert [p.stem for p in chosen] == ["02_mlp_baseline", "03_optimizers_activations", "06_error_analysis"]
+    assert [p.stem for p in chosen] == ["02_mlp_baseline", "03_optimizers_activations", "06_error_analysis",
+                                        "07_course_papers"]
     chosen = pipeline.with_dependents(notebooks, reads, pipeline.select(notebooks, ["01"]))
-    assert [p.stem for p in chosen] == ["01_data"]
+    assert [p.stem for p in chosen] == ["01_data", "07_course_papers"]  # 07 reads 01's class counts

@@ -210,6 +210,36 @@ def test_chinese_figures_and_tables_are_numbered_and_cross_references_resolve(ch
     assert "[@" not in text and "图 3" in text and "表 1" in text
 
 
+def test_the_course_papers_part_checks_every_claim_in_both_editions(chinese):
+    """Notebook 07: one table per paper listing every claim of the data file with a verdict, in both
+    editions of the report; the tally that the abstract states is the table's."""
+    from mnist_utils import papers, prose
+
+    layout, zh_paths, _ = chinese
+    claims = papers.load()
+    count = sum(len(p["claims"]) for p in claims.values())
+    tally = json.loads((layout.artifacts / "07_course_papers" / "metrics.json").read_text())["tally"]
+    assert tally["claims"] == count == sum(len(tally[v]) for v in papers.VERDICTS)
+    # Arithmetic, whatever the profile: paper 001's F1 and paper 003's step count cannot be.
+    assert {"001.f1", "003.steps_per_epoch"} <= set(tally["impossible"])
+    for language, header, verdicts in (("en", "| Claim, in our words |", r"\*\*(reproduced|not reproduced|cannot be checked as stated|impossible as stated)\*\*"),
+                                       ("zh", "| 论断（我们的表述） |", r"\*\*(复现|未复现|按原文无法检验|按原文不可能成立)\*\*")):
+        nb = nbformat.read(layout.rendered(language) / "07_course_papers.ipynb", as_version=4)
+        tables = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith(header)]
+        rows = [row for t in tables for row in t.splitlines()[2:]]
+        assert len(tables) == len(claims) and len(rows) == count
+        assert all(len(re.findall(verdicts, row)) == 1 for row in rows), rows
+    html = (layout.report / "mnist_report.html").read_text()
+    assert ">The course papers, claim by claim<" in html.replace('<a class="anchor-link"', "<")
+    assert f"Of {count} claims made by four course papers on MNIST, {len(tally['reproduced'])} hold" in html
+    text = "\n".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages)
+    assert "The course papers, claim by claim" in text and "impossible as stated" in text and "Course paper 003" in text
+    zh_html = zh_paths[0].read_text()
+    assert "按原文不可能成立" in zh_html and "论断（我们的表述）" in zh_html
+    assert prose.render_text("{{ claim_name('001.f1') }}", {}, "zh") in zh_html  # named in the abstract
+    assert "逐条检验课程论文" in "\n".join(page.extract_text() for page in PdfReader(zh_paths[1]).pages)
+
+
 def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_factory, tmp_path):
     from conftest import RUNNER_CELL
 
@@ -352,7 +382,7 @@ def test_changed_results_re_execute_the_notebooks_that_read_them(smoke, tmp_path
     edited = _edited(layout, tmp_path, "02_mlp_baseline", lambda nb: setattr(
         params(nb), "source", params(nb).source.replace("learning_rate: float = 0.001", "learning_rate: float = 0.002")))
     assert _up_to_date_except(_run(edited), {"02_mlp_baseline": "executed", "03_optimizers_activations": "executed",
-                                             "06_error_analysis": "executed"})
+                                             "06_error_analysis": "executed", "07_course_papers": "executed"})
 
 
 def test_an_executed_copy_re_runs_in_place_and_writes_to_the_report(smoke):

@@ -56,3 +56,36 @@ def test_chinese_abstract_and_conclusions_state_the_same_numbers():
     conclusions = summary.conclusions(METRICS, RECORD, "zh")
     assert conclusions.startswith("# 总结与展望") and "领先最佳 MLP 0.61 个百分点" in conclusions
     assert summary.references("zh").startswith("# 参考文献")
+
+
+PAPERS = {"07_course_papers": {"tally": {
+    "claims": 6, "reproduced": ["000.baseline", "002.accuracy"],
+    "not_reproduced": ["000.regularized_better", "001.cross_validation"],
+    "impossible": ["001.f1"], "unverifiable": ["000.adam_sgd"]}}}
+
+
+def test_abstract_and_conclusions_state_how_the_course_papers_claims_fared():
+    for language, expected in (
+        ("en", ("Of 6 claims made by four course papers on MNIST, 2 hold",
+                "2 do not (paper 000's L2 and dropout improving accuracy and paper 001's cross-validation scores)",
+                "1 is impossible as stated (paper 001's F1 of 0.9996)", "1 cannot be checked as stated")),
+        ("zh", ("在四篇关于 MNIST 的课程论文提出的 6 条论断中", "2 条成立",
+                "2 条不成立（论文 000 的 L2 与 dropout 提高准确率和论文 001 的交叉验证分数）",
+                "1 条按原文不可能成立（论文 001 的 F1 0.9996）")),
+    ):
+        for text in (summary.abstract({**METRICS, **PAPERS}, RECORD, language),
+                     summary.conclusions({**METRICS, **PAPERS}, RECORD, language)):
+            for phrase in expected:
+                assert phrase in text, (language, phrase)
+    assert "course papers" not in summary.abstract(METRICS, RECORD)  # no 07 results, no sentence
+
+
+def test_the_course_papers_are_cited_by_kind_year_and_translated_title_without_authors():
+    from mnist_utils import papers
+
+    refs = summary.references()
+    assert "Course paper 000. *Keras-based handwritten digit image recognition and model optimization*" in refs
+    assert "Online tutorial 003. *MNIST handwritten digit recognition* (in Chinese; title translated). " \
+           "Online tutorial, undated." in refs
+    assert f"{len(summary.REFERENCES) + len(papers.load())}. " in refs
+    assert "课程论文 001。《基于深度学习的图像识别系统：MNIST 手写数字项目》。课程论文，2024。" in summary.references("zh")
