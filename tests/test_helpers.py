@@ -100,6 +100,18 @@ def test_load_array_round_trip_and_missing(tmp_path):
         artifacts.load_array(tmp_path / "02_mlp" / "test_predictions.npy")
 
 
+def test_named_arrays_round_trip_without_pickles(tmp_path):
+    arrays = {"paper 001 CNN/0/final": np.arange(4, dtype=np.uint8), "LeNet-5/1/epochs": np.eye(3, dtype=np.uint8)}
+    artifacts.save_arrays(tmp_path / "p.npz", arrays)
+    loaded = artifacts.load_arrays(tmp_path / "p.npz")
+    assert set(loaded) == set(arrays) and all(np.array_equal(loaded[k], v) for k, v in arrays.items())
+    artifacts.save_arrays(tmp_path / "objects.npz", {"x": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ValueError, match="allow_pickle"):
+        artifacts.load_arrays(tmp_path / "objects.npz")
+    with pytest.raises(FileNotFoundError, match="--only 05"):
+        artifacts.load_arrays(tmp_path / "05_cnn" / "recipe_test_predictions.npz")
+
+
 def test_seconds_to_reach_counts_whole_epochs():
     assert evaluation.seconds_to_reach([2.0, 3.0, 4.0], [0.5, 0.9, 0.95], 0.9) == 5.0
     assert evaluation.seconds_to_reach([2.0, 3.0], [0.5, 0.6], 0.9) is None

@@ -171,3 +171,22 @@ def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precis
         assert '"mixed_float16"' not in (tmp_path / "m.keras").read_bytes().decode("latin-1")
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_recorded_test_predictions_are_the_model_s_after_each_epoch(tiny_splits):
+    """record_test keeps each epoch's test labels; without early stopping the last row is the final
+    prediction, and recording changes nothing about the training."""
+    plain = training.train(functools.partial(models.build_mlp, hidden=(16,)), tiny_splits, seed=3, epochs=3, batch_size=32)
+    run = training.train(functools.partial(models.build_mlp, hidden=(16,)), tiny_splits, seed=3, epochs=3, batch_size=32,
+                         record_test=True)
+    assert plain.epoch_test_predictions is None
+    assert run.epoch_test_predictions.shape == (3, len(tiny_splits.y_test)) and run.epoch_test_predictions.dtype == np.uint8
+    assert np.array_equal(run.epoch_test_predictions[-1], run.test_probs.argmax(axis=1))
+    assert np.array_equal(run.test_probs, plain.test_probs) and run.history == plain.history
+
+
+def test_l2_can_spare_the_output_layer():
+    """Course paper 000 penalizes only its hidden kernel; notebook 04 penalizes every kernel."""
+    every = models.build_mlp_branches(2, hidden=(8,), l2=0.01)
+    hidden_only = models.build_mlp_branches(2, hidden=(8,), l2=0.01, l2_output=False)
+    assert len(every.losses) == 2 and len(hidden_only.losses) == 1
