@@ -6,7 +6,7 @@ import argparse
 import pathlib
 import sys
 
-from mnist_utils import data, i18n, pipeline
+from mnist_utils import data, i18n, pipeline, progress
 
 
 def _data(args) -> None:
@@ -21,7 +21,8 @@ def _run(args) -> None:
     layout = pipeline.default_layout(args.report_dir)
     if args.notebooks:
         layout = pipeline.Layout(pathlib.Path(args.notebooks).resolve(), layout.params, layout.report)
-    pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs)
+    with progress.Monitor() as monitor:
+        pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor)
     print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
 
 

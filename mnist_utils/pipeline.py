@@ -366,12 +366,30 @@ def _stage_reads(reads: list[str], source: Path, target: Path, reader: str) -> N
             shutil.copy2(source / rel, target / rel)
 
 
+def _progress_kernels(progress_file: Path):
+    """A kernel manager class whose kernels report their progress to ``progress_file``
+    (the kernel's ``MNIST_STUDY_PROGRESS``; see ``progress``). One class per notebook,
+    so notebooks executing at once each get their own file."""
+    from jupyter_client import AsyncKernelManager
+
+    from mnist_utils import progress
+
+    class ProgressKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = {**kw.get("env", os.environ), progress.ENV: str(progress_file)}
+            return await super().start_kernel(**kw)
+
+    return ProgressKernelManager
+
+
 def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
-            reads: list[str] = ()) -> float:
+            reads: list[str] = (), monitor=None, expected: float | None = None) -> float:
     """Run one notebook through papermill into staging, then promote its outputs.
 
     The notebook's ``artifacts_dir`` holds only the upstream artifacts in ``reads``,
     so reading an undeclared one fails instead of going unnoticed by the cache.
+    With a ``progress.Monitor``, the notebook's cell and its training progress are
+    shown while it runs (``expected``: its seconds last time, for the estimate).
 
     Returns:
         Wall-clock seconds.
@@ -394,11 +412,20 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
         raise
     params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads),
               "output_dir": str(staged_artifacts)}
+    shown = {}
+    if monitor is not None:  # its line replaces papermill's bar, which shows nothing inside a cell
+        import nbformat
+
+        cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + papermill's injected parameters
+        monitor.started(notebook.stem, stage / "progress.json", expected)
+        shown = {"kernel_manager_class": _progress_kernels(stage / "progress.json"),
+                 "on_cell_start": lambda cell, cell_index: monitor.cell(notebook.stem, cell_index, cells)}
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
             str(notebook), str(staged_nb), parameters=params, kernel_name=KERNEL_NAME,
-            cwd=str(notebook.parent), progress_bar=sys.stderr.isatty(), log_output=False,
+            cwd=str(notebook.parent), progress_bar=monitor is None and sys.stderr.isatty(), log_output=False,
+            **shown,
         )
     except PapermillExecutionError as e:
         layout.failed.mkdir(parents=True, exist_ok=True)
@@ -417,6 +444,9 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        if monitor is not None:
+            monitor.finished(notebook.stem)
     seconds = time.perf_counter() - start
     _point_at_report(staged_nb, layout, notebook.stem)
     _promote(staged_artifacts, layout.artifacts / notebook.stem)
@@ -578,7 +608,7 @@ def why_run(inputs: dict, previous: dict, outputs: str, forced: str | None) -> s
 
 
 def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
-        log=None, force: bool = False, jobs: int | None = None) -> dict:
+        log=None, force: bool = False, jobs: int | None = None, monitor=None) -> dict:
     """Validate the profile, fetch the data, then bring the notebooks up to date in order.
 
     Args:
@@ -589,6 +619,8 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
             else 1). A notebook starts only after those whose artifacts it reads.
             More than one makes the timings the notebooks report include waiting
             for the CPU, so the full profile runs one at a time.
+        monitor: a ``progress.Monitor`` that shows what each executing notebook is
+            doing and an estimate of what is left (the log then prints through it).
 
     Returns:
         The run record also written to ``report/artifacts/run.json``; its ``this_run``
@@ -600,7 +632,7 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
 
     from mnist_utils import data
 
-    log = log or _say
+    log = log or (monitor.log if monitor is not None else _say)
     layout = layout or default_layout()
     notebooks = discover(layout.notebooks)
     settings = read_profile(layout.params, profile)
@@ -649,6 +681,11 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
         waiting.discard(nb.stem)
         return None
 
+    def expected(stem: str) -> float | None:
+        """The notebook's seconds in the last run of this profile, for the progress estimate."""
+        last = record["notebooks"].get(stem, {})
+        return last.get("seconds") if last.get("profile") == profile else None
+
     def finish(nb: Path, inputs: dict, seconds: float) -> None:
         log(f"{nb.stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
         # The machine and data of the latest execution; earlier notebooks' runs shared them
@@ -681,10 +718,11 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
                 inputs = settle(nb)
                 if inputs is None:
                     continue
+                shown = {"monitor": monitor, "expected": expected(nb.stem)}
                 if jobs == 1:  # in this thread, so Ctrl-C interrupts it directly
-                    finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem]))
+                    finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown))
                 else:
-                    running[pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem])] = (nb, inputs)
+                    running[pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)] = (nb, inputs)
             if not running:
                 if failure:
                     break

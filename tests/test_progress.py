@@ -1,0 +1,73 @@
+"""Live progress: the kernel reports what it is doing, the runner shows it with an estimate, and
+nothing of it reaches the executed notebook."""
+
+import io
+import time
+
+import nbformat
+
+from mnist_utils import pipeline, progress
+
+
+def test_report_is_silent_outside_the_runner_and_writes_its_file_inside(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(progress.ENV, raising=False)
+    progress.report("training x, epoch 1 of 2")
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setenv(progress.ENV, str(tmp_path / "progress.json"))
+    progress.report("training x, epoch 2 of 2")
+    assert "epoch 2 of 2" in (tmp_path / "progress.json").read_text() and capsys.readouterr() == ("", "")
+    assert list(tmp_path.iterdir()) == [tmp_path / "progress.json"]  # no temporary file left
+
+
+def test_durations_read_as_a_clock():
+    assert [progress.duration(s) for s in (4.4, 59.6, 61, 3725)] == ["4 s", "1:00", "1:01", "1:02:05"]
+
+
+def test_a_terminal_gets_one_line_redrawn_and_log_lines_that_clear_it(tmp_path, monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setenv(progress.ENV, str(tmp_path / "p.json"))
+    progress.report("training lenet5, seed 1 (2 of 3), epoch 7 of 10")
+    with progress.Monitor(out, tty=True, interval=0.05) as monitor:
+        monitor.started("05_cnn", tmp_path / "p.json", expected=600)
+        monitor.cell("05_cnn", 4, 30)
+        time.sleep(0.3)
+        monitor.log("04_regularization: done")
+        time.sleep(0.2)
+        monitor.finished("05_cnn")
+    text = out.getvalue()
+    assert "\r\x1b[K05_cnn 0 s · cell 5 of 30 · training lenet5, seed 1 (2 of 3), epoch 7 of 10 · about 10:00 left" in text
+    assert "\r\x1b[K04_regularization: done\n" in text and text.endswith("\r\x1b[K")
+
+
+def test_a_log_file_gets_a_plain_line_now_and_then():
+    out = io.StringIO()
+    with progress.Monitor(out, tty=False, interval=0.05, plain_every=0.2) as monitor:
+        monitor.started("03_x", "/nonexistent/progress.json", expected=None)
+        time.sleep(0.5)
+    lines = out.getvalue().splitlines()
+    assert 1 <= len(lines) <= 3 and all(line.startswith("03_x ") and "\r" not in line for line in lines)
+
+
+def test_the_runner_shows_a_notebook_s_epochs_and_an_estimate_and_the_notebook_shows_none(notebook_factory, tmp_path):
+    """A fake long cell reports epochs; the second run of the profile estimates from the first."""
+    cell = ("import time\nfrom mnist_utils import progress\nfor epoch in range(1, 4):\n"
+            "    progress.report(f'training fake, epoch {epoch} of 3')\n    time.sleep(0.5)\nprint('trained')")
+    notebook_factory("01_fake.ipynb", body=[cell])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text("notebooks: {}\n")
+    layout = pipeline.Layout(notebook_factory.folder, params, tmp_path / "report")
+    shown = []
+    for force in (False, True):
+        out = io.StringIO()
+        with progress.Monitor(out, tty=False, interval=0.1, plain_every=0.3) as monitor:
+            pipeline.run("p", layout=layout, force=force, monitor=monitor)
+        shown.append(out.getvalue())
+    assert "01_fake: done in" in shown[0] and "training fake, epoch" in shown[0]
+    # title, parameters, papermill's injected parameters, the long cell; nothing to estimate from yet
+    assert "cell 4 of 4 · training fake" in shown[0] and "left" not in shown[0]
+    assert "training fake, epoch" in shown[1] and ("left" in shown[1] or "longer than last time" in shown[1])
+    executed = nbformat.read(layout.executed / "01_fake.ipynb", as_version=4)
+    outputs = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    assert outputs == ["trained\n"]
+    assert not list(layout.report.rglob("progress.json*"))
