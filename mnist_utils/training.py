@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_utils import backend
+from mnist_utils import backend, progress
 
 
 def set_determinism() -> None:
@@ -144,7 +144,8 @@ def learning_rate_schedule(kind: str, learning_rate: float, epochs: int, steps_p
 def train(build, splits, seed: int, epochs: int, batch_size: int,
           optimizer: str = "adam", learning_rate: float | None = None,
           steps_per_execution: int = 32, jit_compile: bool | str = "auto",
-          eval_batch_size: int = 2048, plateau_patience: int = 0, record_test: bool = False) -> RunResult:
+          eval_batch_size: int = 2048, plateau_patience: int = 0, record_test: bool = False,
+          position: str = "") -> RunResult:
     """Build, compile and fit one model with a fixed seed; score it on the test set.
 
     The validation set is the only data used during training (for the curves);
@@ -164,6 +165,8 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
             (``RunResult.epoch_test_predictions``). Nothing in training looks at
             them; they exist to measure what choosing an epoch by its test score,
             as course paper 003 does, would add.
+        position: where this run stands among its siblings ("2 of 3"), for the
+            runner's progress line.
     """
     keras = backend.keras()
 
@@ -177,7 +180,8 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
         jit_compile=jit_compile,
     )
     timer = _epoch_timer()
-    callbacks = [timer]
+    label = f"{model.name}, seed {seed}" + (f" ({position})" if position else "")
+    callbacks = [timer, progress.keras_callback(label)]
     if plateau_patience:
         callbacks += [
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, plateau_patience // 2)),
@@ -200,7 +204,8 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
 
 def run_seeds(build, splits, seeds, **train_kwargs) -> list[RunResult]:
     """Repeat :func:`train` for each seed; returns one RunResult per seed."""
-    return [train(build, splits, seed, **train_kwargs) for seed in seeds]
+    return [train(build, splits, seed, position=f"{i} of {len(seeds)}", **train_kwargs)
+            for i, seed in enumerate(seeds, start=1)]
 
 
 def branch_loss(branches: int):
@@ -297,8 +302,10 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
     timer = _epoch_timer()
     validation = _branch_validation(splits.x_val, splits.y_val, k, eval_batch_size, keep_best)
     y_train = np.repeat(splits.y_train[:, None], k, axis=1)
+    rate = f", rate {learning_rate:g}" if isinstance(learning_rate, (int, float)) else ""
+    shown = progress.keras_callback(f"{model.name} ({k} seeds side by side, {optimizer}{rate})")
     model.fit(splits.x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
-              callbacks=[timer, validation], verbose=0)
+              callbacks=[timer, shown, validation], verbose=0)
     train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
     results = [
         BranchResult(seed=seed, history=validation.history[i], model=model, branch=i,
