@@ -13,7 +13,11 @@ in Chinese):
   (notebooks/zh/), then the same commands, which render it and rebuild both editions
   (the English one finds nothing changed).
 
-Writes every sample and the medians to benchmarks/results/pipeline.json.
+Writes every sample and the medians to benchmarks/results/pipeline.json, with this
+machine's matrix-multiply peak (float32, and bfloat16 where the CPU has bfloat16
+instructions) measured in the same run, and for each notebook the floating-point
+operations of its training (counted by the notebooks' training functions, recorded
+in run.json), the rate it achieved and the fraction of the float32 peak that is.
 
     python benchmarks/pipeline.py [--smoke-repeats 3] [--full-repeats 1] [--warm-repeats 3] [--skip-full]
                                   [--keep-report DIR]
@@ -57,6 +61,39 @@ def build(profile: str, notebooks: Path, report_dir: Path) -> tuple[float, float
     run_s = timed(["run", "--profile", profile, "--notebooks", str(notebooks), "--report-dir", str(report_dir)])
     return run_s, sum(timed(["report", "--report-dir", str(report_dir), "--language", language])
                       for language in ("en", "zh"))
+
+
+def matmul_gflops(dtype: str, n: int = 2048, repeats: int = 7) -> float:
+    """The best of ``repeats`` timed n x n TensorFlow matrix products, in GFLOP/s (2 n³ per product)."""
+    from mnist_utils import backend
+
+    tf = backend.tensorflow()
+    a = tf.cast(tf.random.stateless_normal((n, n), seed=(0, 0)), dtype)
+    product = tf.function(lambda x: tf.linalg.matmul(x, x))
+    product(a).numpy()  # trace and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def peaks() -> dict:
+    """This machine's float32 matmul peak, and bfloat16's where the CPU has instructions for it."""
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    bf16 = any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+    return {"float32": round(matmul_gflops("float32"), 1),
+            "bfloat16": round(matmul_gflops("bfloat16"), 1) if bf16 else None}
+
+
+def efficiency(seconds: dict, flops: dict, peak: float) -> dict:
+    """Per notebook that trains: its training TFLOP, the GFLOP/s it achieved over its wall time,
+    and that rate as a fraction of the float32 ``peak``."""
+    return {nb: {"training_tflop": round(flops[nb] / 1e12, 3),
+                 "gflops_per_s": round(flops[nb] / seconds[nb] / 1e9, 1),
+                 "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / peak, 3)}
+            for nb in seconds if flops.get(nb)}
 
 
 def add_sentence(path: Path, n: int) -> None:
@@ -122,6 +159,7 @@ def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
         "run_seconds": round(run_s, 2), "report_seconds": round(report_s, 2),
         "total_seconds": round(run_s + report_s, 2),
         "notebook_seconds": {k: v["seconds"] for k, v in record["notebooks"].items()},
+        "notebook_flops": {k: v.get("training_flops") for k, v in record["notebooks"].items()},
         "no_change_seconds": unchanged, "text_edit_seconds": edited, "translation_edit_seconds": translated,
     }
 
@@ -153,6 +191,8 @@ def main() -> None:
     args = p.parse_args()
 
     timed(["data"])  # warm cache: the benchmark measures the study, not the download
+    peak = peaks()
+    print(f"matmul peak: {peak} GFLOP/s", flush=True)
     # A profile not run this time keeps its earlier figures, marked with their date.
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
@@ -169,8 +209,10 @@ def main() -> None:
             print(f"{profile} {i + 1}/{repeats}: cold {s['total_seconds']:.1f} s (run {s['run_seconds']:.1f} s, "
                   f"report {s['report_seconds']:.1f} s) {s['notebook_seconds']}; no change {s['no_change_seconds']} s; "
                   f"text edit {s['text_edit_seconds']} s; translation edit {s['translation_edit_seconds']} s", flush=True)
+        median = medians(samples)
+        median["efficiency"] = efficiency(median["notebook_seconds"], samples[0]["notebook_flops"], peak["float32"])
         results[profile] = {"date": now, "machine": machine, "command": " ".join(sys.argv),
-                            "median": medians(samples), "samples": samples}
+                            "peak_gflops": peak, "median": median, "samples": samples}
         artifacts.save_json(args.out, results)  # after each profile, so a long run keeps what it measured
     print(f"Wrote {args.out}")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mnist_utils import artifacts, cache, i18n
+from mnist_utils import artifacts, cache, i18n, progress
 
 KERNEL_NAME = "mnist-study"
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
@@ -372,8 +372,6 @@ def _progress_kernels(progress_file: Path):
     so notebooks executing at once each get their own file."""
     from jupyter_client import AsyncKernelManager
 
-    from mnist_utils import progress
-
     class ProgressKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
             kw["env"] = {**kw.get("env", os.environ), progress.ENV: str(progress_file)}
@@ -383,7 +381,7 @@ def _progress_kernels(progress_file: Path):
 
 
 def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
-            reads: list[str] = (), monitor=None, expected: float | None = None) -> float:
+            reads: list[str] = (), monitor=None, expected: float | None = None) -> tuple[float, float | None]:
     """Run one notebook through papermill into staging, then promote its outputs.
 
     The notebook's ``artifacts_dir`` holds only the upstream artifacts in ``reads``,
@@ -392,7 +390,8 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     shown while it runs (``expected``: its seconds last time, for the estimate).
 
     Returns:
-        Wall-clock seconds.
+        Wall-clock seconds, and the floating-point operations of the training it reported
+        (``progress.add_work``; None if it trained nothing).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -412,14 +411,14 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
         raise
     params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads),
               "output_dir": str(staged_artifacts)}
-    shown = {}
+    reported = stage / "progress.json"
+    shown = {"kernel_manager_class": _progress_kernels(reported)}
     if monitor is not None:  # its line replaces papermill's bar, which shows nothing inside a cell
         import nbformat
 
         cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + papermill's injected parameters
-        monitor.started(notebook.stem, stage / "progress.json", expected)
-        shown = {"kernel_manager_class": _progress_kernels(stage / "progress.json"),
-                 "on_cell_start": lambda cell, cell_index: monitor.cell(notebook.stem, cell_index, cells)}
+        monitor.started(notebook.stem, reported, expected)
+        shown["on_cell_start"] = lambda cell, cell_index: monitor.cell(notebook.stem, cell_index, cells)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -448,6 +447,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
         if monitor is not None:
             monitor.finished(notebook.stem)
     seconds = time.perf_counter() - start
+    flops = progress.read(reported).get("flops")
     _point_at_report(staged_nb, layout, notebook.stem)
     _promote(staged_artifacts, layout.artifacts / notebook.stem)
     _promote(staged_nb, layout.executed / notebook.name)
@@ -457,7 +457,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     stale = layout.failed / notebook.name
     if stale.exists():
         stale.unlink()
-    return seconds
+    return seconds, flops
 
 
 def path_parameters(layout: Layout, stem: str) -> dict[str, str]:
@@ -686,7 +686,8 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
         last = record["notebooks"].get(stem, {})
         return last.get("seconds") if last.get("profile") == profile else None
 
-    def finish(nb: Path, inputs: dict, seconds: float) -> None:
+    def finish(nb: Path, inputs: dict, executed: tuple[float, float | None]) -> None:
+        seconds, flops = executed
         log(f"{nb.stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
         # The machine and data of the latest execution; earlier notebooks' runs shared them
         # unless the environment digest changed, which would have re-run them too.
@@ -696,6 +697,7 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
             "profile": profile, "parameters": resolved[nb.stem], "seconds": round(seconds, 2), "jobs": jobs,
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "inputs": inputs, "outputs": outputs_digest(layout, nb.stem),
+            "training_flops": flops,
         }
         record["this_run"][nb.stem] = "executed"
         record["notebooks"] = dict(sorted(record["notebooks"].items()))  # in notebook order, however they ran

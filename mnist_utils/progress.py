@@ -24,17 +24,41 @@ from pathlib import Path
 ENV = "MNIST_STUDY_PROGRESS"
 
 
+# What this kernel has reported so far: its current activity and the training work done.
+_state = {"what": "", "flops": 0.0}
+
+
 def report(what: str) -> None:
     """Tell the runner what the notebook is doing now ("training lenet5, seed 1, epoch 3 of 10")."""
+    _state["what"] = what
+    _write()
+
+
+def add_work(flops: float) -> None:
+    """Count ``flops`` floating-point operations of training into the notebook's total, which
+    the runner records (``training_flops`` in run.json) for the benchmark's efficiency figures."""
+    _state["flops"] += flops
+    _write()
+
+
+def _write() -> None:
     path = os.environ.get(ENV)
     if not path:
         return
     try:  # best effort: progress is never worth failing a notebook over
         tmp = f"{path}.{os.getpid()}.tmp"
-        Path(tmp).write_text(json.dumps({"what": what, "time": time.time()}), encoding="utf-8")
+        Path(tmp).write_text(json.dumps({**_state, "time": time.time()}), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def read(path: Path) -> dict:
+    """What a kernel last reported to ``path`` ({} if nothing yet)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def keras_callback(label: str):
@@ -124,10 +148,8 @@ class Monitor:
         parts = [f"{stem} {duration(elapsed)}"]
         if entry["cell"]:
             parts.append("cell {} of {}".format(*entry["cell"]))
-        try:
-            parts.append(json.loads(entry["file"].read_text(encoding="utf-8"))["what"])
-        except (OSError, ValueError, KeyError):
-            pass  # no report yet, or one being replaced
+        if what := read(entry["file"]).get("what"):
+            parts.append(what)
         if entry["expected"]:
             left = entry["expected"] - elapsed
             parts.append(f"about {duration(left)} left" if left > 0

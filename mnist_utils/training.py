@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_utils import backend, progress
+from mnist_utils import backend, models, progress
 
 
 def set_determinism() -> None:
@@ -197,6 +197,10 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
     )
     probs = model.predict(splits.x_test, batch_size=eval_batch_size, verbose=0)
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    ran = len(history["loss"])  # fewer than ``epochs`` if it stopped early
+    progress.add_work(models.training_flops(
+        model, trained=ran * len(splits.y_train),
+        evaluated=ran * len(splits.y_val) + len(splits.y_test) * (1 + (ran if record_test else 0))))
     accuracy = float(np.mean(probs.argmax(axis=1) == splits.y_test))
     epochs_seen = np.stack(recorder.predictions) if recorder else None
     return RunResult(seed, model, history, timer.seconds, probs, accuracy, epochs_seen)
@@ -307,6 +311,8 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
     model.fit(splits.x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
               callbacks=[timer, shown, validation], verbose=0)
     train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
+    progress.add_work(models.training_flops(model, trained=epochs * len(splits.y_train),
+                                            evaluated=epochs * len(splits.y_val) + len(splits.y_train)))
     results = [
         BranchResult(seed=seed, history=validation.history[i], model=model, branch=i,
                      train_accuracy=float(np.mean(train_probs[:, i].argmax(axis=1) == splits.y_train)),

@@ -71,3 +71,16 @@ def test_the_runner_shows_a_notebook_s_epochs_and_an_estimate_and_the_notebook_s
     outputs = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs == ["trained\n"]
     assert not list(layout.report.rglob("progress.json*"))
+
+
+def test_the_run_record_keeps_each_notebook_s_training_work(notebook_factory, tmp_path):
+    """A notebook that trains reports its floating-point operations; run.json records them for the benchmark."""
+    notebook_factory("01_work.ipynb", body=["from mnist_utils import progress\nprogress.add_work(1.5e9)\nprogress.add_work(0.5e9)"])
+    notebook_factory("02_idle.ipynb", body=["x = 1"])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text("notebooks: {}\n")
+    layout = pipeline.Layout(notebook_factory.folder, params, tmp_path / "report")
+    record = pipeline.run("p", layout=layout, log=lambda _: None)
+    assert record["notebooks"]["01_work"]["training_flops"] == 2e9
+    assert record["notebooks"]["02_idle"]["training_flops"] is None

@@ -190,3 +190,14 @@ def test_l2_can_spare_the_output_layer():
     every = models.build_mlp_branches(2, hidden=(8,), l2=0.01)
     hidden_only = models.build_mlp_branches(2, hidden=(8,), l2=0.01, l2_output=False)
     assert len(every.losses) == 2 and len(hidden_only.losses) == 1
+
+
+def test_training_flops_count_the_layers_by_hand():
+    """6 FLOPs per multiply-add and image trained (forward 2, backward 4), 2 per image predicted."""
+    mlp = models.build_mlp(hidden=(128,))
+    assert models.multiply_adds(mlp) == 784 * 128 + 128 * 10
+    assert models.training_flops(mlp, trained=1000, evaluated=10) == (6 * 1000 + 2 * 10) * (784 * 128 + 128 * 10)
+    # Three branches side by side cost three MLPs.
+    assert models.multiply_adds(models.build_mlp_branches(3, hidden=(128,))) == 3 * (784 * 128 + 128 * 10)
+    # LeNet-5 as paper 003 builds it: 24x24x6 outputs of 5x5x1, 8x8x16 of 5x5x6, dense 256-120-10.
+    assert models.multiply_adds(models.build_lenet5()) == 24 * 24 * 6 * 25 + 8 * 8 * 16 * 150 + 256 * 120 + 120 * 10
