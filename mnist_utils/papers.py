@@ -110,7 +110,7 @@ def top_pairs(y_true, predictions, pairs, top: int) -> dict:
         claimed.append({"pair": key, "per_seed": counts[key],
                         "rank": 1 + sum(c > counts[key] for c in counts.values())})
     return {"verdict": _verdict(all(c["rank"] <= top for c in claimed)), "ours": claimed,
-            "top": ranking[:top], "seeds": len(predictions)}
+            "top": ranking[:top], "top_pairs": [r["pair"] for r in ranking[:top]], "seeds": len(predictions)}
 
 
 def recalls(y_true, predictions) -> np.ndarray:

@@ -153,6 +153,10 @@ def environment(language: str = "en"):
                        tr=lambda text: i18n.translate(str(text), language),
                        oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip(),
                        cell=lambda value: str(value).replace("|", "\\|").replace("\n", " "))
+    # The number filters also as functions, {{ pm(x) }}: inside a markdown table a "|" would split the cell
+    # in the source notebook's view.
+    env.globals.update(pct=pct, pm=pm, points=points, signed=signed, num=num, thousands=thousands,
+                       pvalue=pvalue, plural=plural, and_list=and_list)
     # Sentences several notebooks write (templates/sections/macros.<language>.md) are callable everywhere.
     from jinja2.runtime import Macro
 

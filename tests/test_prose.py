@@ -146,3 +146,11 @@ def test_accepting_an_updated_translation_records_its_english(tmp_path):
     assert prose.stale_translations(path, "zh") == {"title": ("# New title", "# 新标题")}
     assert prose.accept_translations(path, "zh") == ["title"]
     assert prose.stale_translations(path, "zh") == {} and prose.check_source(path) == []
+
+
+def test_number_filters_are_also_functions_for_markdown_tables():
+    """In a table row, {{ pm(x) }} keeps the source notebook's table intact where {{ x | pm }} would split a cell."""
+    x = {"mean": 0.97811, "std": 0.00093, "n": 3}
+    for language in ("en", "zh"):
+        assert prose.render_text("{{ pm(x) }} {{ num(y, 1) }} {{ and_list(z) }}", {"x": x, "y": 2.25, "z": [1, 2]}, language) \
+            == prose.render_text('{{ x | pm }} {{ y | num(1) }} {{ z | and_list }}', {"x": x, "y": 2.25, "z": [1, 2]}, language)
