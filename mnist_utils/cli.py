@@ -1,4 +1,4 @@
-"""The ``mnist-study`` command: data, run, report, translations, kernel, predict."""
+"""The mnist-study command: data, run, report, translations, kernel, predict."""
 
 from __future__ import annotations
 
@@ -98,15 +98,49 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
+def _top(text: str) -> int:
+    """--top: a whole number of digits from 1 to 10."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 to 10") from None
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1-10: there are ten digits to list")
+    return value
+
+
+# One example per subcommand, shown at the end of its --help.
+EXAMPLES = {
+    None: "examples:\n  mnist-study run --profile smoke && mnist-study report   # the quick study and its report\n"
+          "  mnist-study predict my_digit.png                          # classify your own handwriting\n"
+          "  mnist-study COMMAND --help                                # more on one command",
+    "data": "example:\n  MNIST_DATA_DIR=/data/mnist mnist-study data   # fetch and verify into another cache folder",
+    "run": "examples:\n  mnist-study run --profile smoke        # every notebook, quickly (numbers are not results)\n"
+           "  mnist-study run --only 05              # notebook 05 and those that read its artifacts",
+    "report": "examples:\n  mnist-study report                     # report/mnist_report.html and .pdf\n"
+              "  mnist-study report --language zh       # the Chinese edition, mnist_report_zh.*",
+    "translations": "examples:\n  mnist-study translations 04            # what is missing or out of date in 04's Chinese\n"
+                    "  mnist-study translations 04 --accept   # after updating it",
+    "kernel": "example:\n  mnist-study kernel --user              # for a JupyterLab outside this environment",
+    "predict": "examples:\n  mnist-study predict seven.jpg two.png --top 1\n"
+               "  mnist-study predict scans/*.png --json --save-preprocessed seen/",
+}
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mnist-study", description=__doc__)
+    def command(name: str, **kwargs):
+        return sub.add_parser(name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    p = argparse.ArgumentParser(prog="mnist-study", description="The MNIST study: fetch the data, run the notebooks, build the "
+                                "report,\ncheck the Chinese, register the kernel, classify your own digits.", epilog=EXAMPLES[None],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("data", help="fetch, verify and cache MNIST")
+    d = command("data", help="fetch, verify and cache MNIST")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds per download attempt")
     d.set_defaults(func=_data)
 
-    r = sub.add_parser("run", help="execute the notebooks with a parameter profile")
+    r = command("run", help="execute the notebooks with a parameter profile")
     r.add_argument("--profile", default="full", help="params/<PROFILE>.yaml (default: full)")
     r.add_argument("--only", nargs="+", metavar="NN",
                    help="re-run these notebooks (e.g. 02) and those that read their artifacts")
@@ -117,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--notebooks", help="folder of NN_*.ipynb notebooks (default: notebooks/ in the project)")
     r.set_defaults(func=_run)
 
-    b = sub.add_parser("report", help="build report/mnist_report.html and .pdf (mnist_report_zh.* in Chinese)")
+    b = command("report", help="build report/mnist_report.html and .pdf (mnist_report_zh.* in Chinese)")
     b.add_argument("--settings", help="report settings YAML (default: params/report.yaml)")
     b.add_argument("--include-code", action="store_true", default=None,
                    help="add an appendix with every notebook's code (overrides the settings file)")
@@ -127,21 +161,21 @@ def parser() -> argparse.ArgumentParser:
                    help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf)")
     b.set_defaults(func=_report)
 
-    t = sub.add_parser("translations", help="check the notebooks' templates and their Chinese (notebooks/zh/)")
+    t = command("translations", help="check the notebooks' templates and their Chinese (notebooks/zh/)")
     t.add_argument("notebooks", nargs="*", metavar="NN", help="notebook numbers or names (default: all)")
     t.add_argument("--accept", action="store_true",
                    help="mark out-of-date translations as current (after updating their Chinese)")
     t.set_defaults(func=_translations)
 
-    k = sub.add_parser("kernel", help="register the 'mnist-study' Jupyter kernel")
+    k = command("kernel", help="register the 'mnist-study' Jupyter kernel")
     k.add_argument("--user", action="store_true", help="install for this user, not this environment")
     k.set_defaults(func=_kernel)
 
-    q = sub.add_parser("predict", help="classify photos or scans of one handwritten digit each")
+    q = command("predict", help="classify photos or scans of one handwritten digit each")
     q.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files, one digit per image")
     q.add_argument("--model", help="a .keras model (default: the best CNN saved by notebook 05)")
     q.add_argument("--report-dir", help="folder holding artifacts/ (default: report/)")
-    q.add_argument("--top", type=int, default=3, help="how many digits to list per image (default: 3)")
+    q.add_argument("--top", type=_top, default=3, help="how many digits to list per image, 1-10 (default: 3)")
     q.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     q.add_argument("--save-preprocessed", metavar="DIR", help="write the 28x28 view the model saw as PNG")
     q.set_defaults(func=_predict)

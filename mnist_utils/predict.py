@@ -49,6 +49,8 @@ def load_image(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory; give the image files in it (e.g. {path}/*.png)")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:

@@ -114,7 +114,8 @@ def test_cli_reports_each_bad_image_and_still_predicts_the_rest(lenet, tmp_path,
     (tmp_path / "notes.png").write_text("not an image")
     Image.new("RGB", (100, 100), "white").save(tmp_path / "blank.png")
     Image.new("1", (10_000, 8_000)).save(tmp_path / "bomb.png")  # 80 megapixels, a few kB on disk
-    names = ["good.png", "notes.png", "blank.png", "bomb.png", "missing.png"]
+    (tmp_path / "scans").mkdir()
+    names = ["good.png", "notes.png", "blank.png", "bomb.png", "missing.png", "scans"]
     code = cli.main(["predict", *[str(tmp_path / n) for n in names], "--model", str(lenet[0])])
     out, err = capsys.readouterr()
     assert code == 1
@@ -123,6 +124,22 @@ def test_cli_reports_each_bad_image_and_still_predicts_the_rest(lenet, tmp_path,
     assert f"{tmp_path / 'blank.png'}: no ink found" in err
     assert f"{tmp_path / 'bomb.png'}: 10000x8000 pixels is more than" in err
     assert f"{tmp_path / 'missing.png'}: no such file" in err
+    assert f"{tmp_path / 'scans'}: is a directory; give the image files in it" in err
+
+
+@pytest.mark.parametrize("top", ["0", "11", "two"])
+def test_cli_refuses_a_top_outside_one_to_ten(top, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["predict", "any.png", "--top", top])
+    assert e.value.code == 2 and "argument --top:" in capsys.readouterr().err
+
+
+def test_help_is_plain_text_with_an_example_for_every_command(capsys):
+    for command in ([], ["data"], ["run"], ["report"], ["translations"], ["kernel"], ["predict"]):
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        out = capsys.readouterr().out
+        assert "``" not in out and "\nexample" in out and "mnist-study " in out.split("\nexample")[-1]
 
 
 def test_cli_missing_model_names_the_command_that_builds_it(tmp_path, capsys):
