@@ -1,4 +1,4 @@
-"""The mnist-study command: data, run, report, translations, kernel, predict."""
+"""The mnist-study command: data, run, report, translations, params, kernel, predict."""
 
 from __future__ import annotations
 
@@ -58,6 +58,21 @@ def _translations(args) -> int:
     print(f"{found} problem(s) in {len(notebooks)} notebook(s)" if found else
           f"The prose of {len(notebooks)} notebook(s) and its Chinese agree.")
     return 1 if found else 0
+
+
+def _params(args) -> None:
+    """Each notebook's parameters: type, default, help, and what the chosen profile sets."""
+    layout = pipeline.default_layout()
+    notebooks = pipeline.select(pipeline.discover(layout.notebooks), args.notebooks)
+    profile = pipeline.load_profile(layout.params, args.profile)
+    for path in notebooks:
+        print(f"{path.stem}:")
+        for name, info in pipeline.declared_parameters(path).items():
+            if name in pipeline.RUNNER_PARAMETERS:
+                continue
+            print(f"  {name}: {info['type']} = {info['default']!r}  # {info['help']}")
+            if name in profile.get(path.stem, {}):
+                print(f"      {args.profile} profile: {profile[path.stem][name]!r}")
 
 
 def _kernel(args) -> None:
@@ -121,6 +136,7 @@ EXAMPLES = {
               "  mnist-study report --language zh       # the Chinese edition, mnist_report_zh.*",
     "translations": "examples:\n  mnist-study translations 04            # what is missing or out of date in 04's Chinese\n"
                     "  mnist-study translations 04 --accept   # after updating it",
+    "params": "examples:\n  mnist-study params 05 --profile smoke   # 05's parameters and the smoke profile's values",
     "kernel": "example:\n  mnist-study kernel --user              # for a JupyterLab outside this environment",
     "predict": "examples:\n  mnist-study predict seven.jpg two.png --top 1\n"
                "  mnist-study predict scans/*.png --json --save-preprocessed seen/",
@@ -166,6 +182,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--accept", action="store_true",
                    help="mark out-of-date translations as current (after updating their Chinese)")
     t.set_defaults(func=_translations)
+
+    m = command("params", help="list each notebook's parameters and what a profile sets")
+    m.add_argument("notebooks", nargs="*", metavar="NN", help="notebook numbers or names (default: all)")
+    m.add_argument("--profile", default="full", help="params/<PROFILE>.yaml whose values to show (default: full)")
+    m.set_defaults(func=_params)
 
     k = command("kernel", help="register the 'mnist-study' Jupyter kernel")
     k.add_argument("--user", action="store_true", help="install for this user, not this environment")

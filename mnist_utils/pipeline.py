@@ -232,7 +232,7 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     chosen = [nb for nb in notebooks if nb.name[:2] in wanted or nb.stem in wanted]
     unknown = wanted - {nb.name[:2] for nb in chosen} - {nb.stem for nb in chosen}
     if unknown:
-        raise PipelineError(f"--only {', '.join(sorted(unknown))}: no such notebook "
+        raise PipelineError(f"{', '.join(sorted(unknown))}: no such notebook "
                             f"(have: {', '.join(nb.stem for nb in notebooks)}).")
     return chosen
 

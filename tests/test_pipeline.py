@@ -91,7 +91,7 @@ def test_select_by_number_or_name(notebook_factory):
     found = pipeline.discover(notebook_factory.folder)
     assert [p.stem for p in pipeline.select(found, ["2", "03_c"])] == ["02_b", "03_c"]
     assert pipeline.select(found, None) == found
-    with pytest.raises(pipeline.PipelineError, match="--only 07: no such notebook"):
+    with pytest.raises(pipeline.PipelineError, match="07: no such notebook"):
         pipeline.select(found, ["07"])
 
 
@@ -331,3 +331,16 @@ def test_a_template_naming_an_unpublished_value_stops_with_notebook_cell_and_nam
     assert _states(layout)["03_x"] == "executed"
     rendered = nbformat.read(layout.executed / "03_x.ipynb", as_version=4)
     assert rendered.cells[-1].source == "We reach 0.5."
+
+
+def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
+    from mnist_utils import cli
+
+    assert cli.main(["params", "02", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("02_mlp_baseline:\n")
+    assert "  epochs: int = 10  # passes over the training set\n      smoke profile: 2\n" in out
+    assert "  batch_size: int = 128  # images per gradient step\n  learning_rate" in out  # not set by smoke
+    assert "output_dir" not in out  # the runner's own
+    assert cli.main(["params", "99"]) == 1
+    assert "99: no such notebook" in capsys.readouterr().err
