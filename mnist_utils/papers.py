@@ -41,6 +41,10 @@ def load(path: str | Path = DATA) -> dict[str, dict]:
                 problems.append(f"claim {number}.{name}: unknown rule {claim.get('rule')!r} (rules: {', '.join(RULES)})")
             if claim.get("rule") == "unverifiable" and not claim.get("why"):
                 problems.append(f"claim {number}.{name}: an unverifiable claim needs 'why'")
+            empty = [key for key, value in claim.items() if value is None]
+            if empty:  # in a {flow: mapping}, an unquoted comma starts a new, empty key
+                problems.append(f"claim {number}.{name}: no value for {', '.join(map(repr, empty))} "
+                                f"(quote a text that holds a comma)")
     if problems:
         raise ClaimsError(f"{path}:\n  - " + "\n  - ".join(problems))
     return papers

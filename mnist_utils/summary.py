@@ -122,8 +122,9 @@ def paper_references(language: str = "en") -> list[str]:
     for number, paper in papers.load().items():
         kind, year = words[paper["kind"]], paper["year"] or words[None]
         title = paper["title"][language]
+        origin = "English title as given" if paper.get("english_title_given") else "title translated"
         entries.append(f"{kind} {number}。《{title}》。{kind}，{year}。" if language == "zh" else
-                       f"{kind} {number}. *{title}* (in Chinese; title translated). {kind}, {year}.")
+                       f"{kind} {number}. *{title}* (in Chinese; {origin}). {kind}, {year}.")
     return entries
 
 

@@ -38,9 +38,12 @@ def test_the_claims_data_loads_and_covers_every_paper():
 def test_a_malformed_claim_is_refused(tmp_path):
     path = tmp_path / "claims.yaml"
     path.write_text("papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n"
-                    "    claims:\n      x: {rule: guess}\n      y: {rule: unverifiable}\n")
-    with pytest.raises(papers.ClaimsError, match=r"009\.x: unknown rule 'guess'.*\n.*009\.y: an unverifiable claim needs 'why'"):
+                    "    claims:\n      x: {rule: guess}\n      y: {rule: unverifiable}\n"
+                    "      z: {rule: unverifiable, why: never run, no setting}\n")
+    with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
+    assert "009.x: unknown rule 'guess'" in str(e.value) and "009.y: an unverifiable claim needs 'why'" in str(e.value)
+    assert "009.z: no value for 'no setting' (quote a text that holds a comma)" in str(e.value)
 
 
 def test_every_claim_is_in_the_report_in_both_languages_and_has_a_short_name():

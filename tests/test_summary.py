@@ -84,7 +84,8 @@ def test_the_course_papers_are_cited_by_kind_year_and_translated_title_without_a
     from mnist_utils import papers
 
     refs = summary.references()
-    assert "Course paper 000. *Keras-based handwritten digit image recognition and model optimization*" in refs
+    assert "Course paper 000. *Keras-based handwritten digit image recognition and model optimization* " \
+           "(in Chinese; English title as given). Course paper, 2025." in refs
     assert "Online tutorial 003. *MNIST handwritten digit recognition* (in Chinese; title translated). " \
            "Online tutorial, undated." in refs
     assert f"{len(summary.REFERENCES) + len(papers.load())}. " in refs
