@@ -607,6 +607,54 @@ def why_run(inputs: dict, previous: dict, outputs: str, forced: str | None) -> s
     return None
 
 
+def _alive(pid) -> bool:
+    """Whether a process with this id exists (one we may not signal counts as alive)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, TypeError, ValueError):
+        return isinstance(pid, int)
+    return True
+
+
+@contextlib.contextmanager
+def report_lock(report_dir: Path, command: str, log=None):
+    """Hold ``report_dir/.lock`` while ``command`` runs: one run or report build per report folder.
+
+    A second one is refused at once, naming the holder's process id, command and start;
+    a lock whose process is gone (killed with -9, a crashed machine) is taken over with a note.
+    """
+    path = Path(report_dir) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = {"pid": os.getpid(), "command": command,
+            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                holder = {}  # being written this instant, or damaged: judge it by its pid below
+            if holder.get("pid") == os.getpid() or _alive(holder.get("pid")):
+                raise PipelineError(
+                    f"{path.parent} is in use by process {holder.get('pid', '?')} "
+                    f"(`{holder.get('command', '?')}`, started {holder.get('started', '?')}). Wait for it to "
+                    f"finish, stop it, or use another --report-dir.") from None
+            (log or _say)(f"note: taking over {path}, left by process {holder.get('pid', '?')} "
+                          f"(`{holder.get('command', '?')}`, started {holder.get('started', '?')}), which no longer runs")
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(mine, f)
+        break
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
         log=None, force: bool = False, jobs: int | None = None, monitor=None) -> dict:
     """Validate the profile, fetch the data, then bring the notebooks up to date in order.
@@ -626,6 +674,15 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
         The run record also written to ``report/artifacts/run.json``; its ``this_run``
         maps each notebook considered to ``executed``, ``refreshed`` or ``up to date``.
     """
+    layout = layout or default_layout()
+    command = f"mnist-study run --profile {profile}" + (f" --only {' '.join(only)}" if only else "")
+    with report_lock(layout.report, command, log or (monitor.log if monitor is not None else None)):
+        return _run_locked(profile, only, layout, log, force, jobs, monitor)
+
+
+def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force: bool, jobs: int | None,
+                monitor) -> dict:
+    """:func:`run`'s work, once it holds the report folder's lock."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     import nbformat

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from mnist_utils import artifacts, cache, data, i18n, summary
-from mnist_utils.pipeline import Layout, PipelineError
+from mnist_utils.pipeline import Layout, PipelineError, report_lock
 
 TEMPLATES = Path(__file__).parent / "templates"
 # What the last build was made from, next to the report, so an unchanged report is not rebuilt.
@@ -509,6 +509,14 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
     Returns:
         The report's paths, and whether they were built (False: already up to date).
     """
+    command = "mnist-study report" + (f" --language {language}" if language else "")
+    with report_lock(layout.report, command, warn):
+        return _build(layout, settings_path, include_code, force, language, warn)
+
+
+def _build(layout: Layout, settings_path: Path, include_code: bool | None, force: bool, language: str | None,
+           warn) -> tuple[list[Path], bool]:
+    """:func:`build`'s work, once it holds the report folder's lock."""
     from mnist_utils import pipeline
 
     settings = load_settings(settings_path, language)

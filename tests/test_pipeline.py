@@ -344,3 +344,60 @@ def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
     assert "output_dir" not in out  # the runner's own
     assert cli.main(["params", "99"]) == 1
     assert "99: no such notebook" in capsys.readouterr().err
+
+
+def _tiny_study(notebook_factory, tmp_path, body=("x = 1",)):
+    notebook_factory("01_a.ipynb", body=list(body))
+    params = tmp_path / "params"
+    params.mkdir(exist_ok=True)
+    (params / "p.yaml").write_text("notebooks: {}\n")
+    return pipeline.Layout(notebook_factory.folder, params, tmp_path / "report")
+
+
+def test_a_second_run_on_the_same_report_folder_is_refused_at_once(notebook_factory, tmp_path):
+    """A real run in another process holds the lock; a run or report build here is refused, naming it;
+    a run into another report folder goes ahead."""
+    import subprocess
+    import sys
+    import time
+
+    layout = _tiny_study(notebook_factory, tmp_path, ["import time\ntime.sleep(8)"])
+    script = (f"from pathlib import Path\nfrom mnist_utils import pipeline\n"
+              f"pipeline.run('p', layout=pipeline.Layout(Path({str(layout.notebooks)!r}), Path({str(layout.params)!r}), "
+              f"Path({str(layout.report)!r})), log=lambda _: None)\n")
+    other = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(200):
+            if (layout.report / ".lock").exists():
+                break
+            time.sleep(0.1)
+        start = time.perf_counter()
+        with pytest.raises(pipeline.PipelineError) as e:
+            pipeline.run("p", layout=layout, log=lambda _: None)
+        assert time.perf_counter() - start < 5
+        assert f"is in use by process {other.pid} (`mnist-study run --profile p`, started " in str(e.value)
+        from mnist_utils import report
+        with pytest.raises(pipeline.PipelineError, match=f"in use by process {other.pid}"):
+            report.build(layout, tmp_path / "settings.yaml")
+        elsewhere = pipeline.Layout(layout.notebooks, layout.params, tmp_path / "report2")
+        assert pipeline.run("p", layout=elsewhere, log=lambda _: None)["this_run"] == {"01_a": "executed"}
+        assert other.wait(timeout=120) == 0  # the first run was not disturbed
+    finally:
+        other.kill()
+    assert not (layout.report / ".lock").exists()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(notebook_factory, tmp_path):
+    import subprocess
+    import sys
+
+    layout = _tiny_study(notebook_factory, tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    layout.report.mkdir(parents=True)
+    (layout.report / ".lock").write_text(json.dumps({"pid": int(gone.stdout), "command": "mnist-study run --profile full",
+                                                     "started": "2026-12-01T10:00:00+00:00"}))
+    said = []
+    assert pipeline.run("p", layout=layout, log=said.append)["this_run"] == {"01_a": "executed"}
+    assert said[0].startswith(f"note: taking over {layout.report / '.lock'}, left by process {gone.stdout.strip()} "
+                              f"(`mnist-study run --profile full`, started 2026-12-01T10:00:00+00:00), which no longer runs")
+    assert not (layout.report / ".lock").exists()
