@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import signal
 import sys
+import threading
 
 from mnist_utils import data, i18n, pipeline, progress
 
@@ -19,8 +21,9 @@ def _data(args) -> None:
 
 def _run(args) -> None:
     layout = pipeline.default_layout(args.report_dir)
-    if args.notebooks:
-        layout = pipeline.Layout(pathlib.Path(args.notebooks).resolve(), layout.params, layout.report)
+    if args.notebooks or args.params:
+        layout = pipeline.Layout(pathlib.Path(args.notebooks or layout.notebooks).resolve(),
+                                 pathlib.Path(args.params or layout.params).resolve(), layout.report)
     with progress.Monitor() as monitor:
         pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor)
     print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
@@ -165,6 +168,7 @@ def parser() -> argparse.ArgumentParser:
                    help="notebooks to execute at once (default: the profile's jobs, else 1)")
     r.add_argument("--report-dir", help="output folder (default: report/ in the project)")
     r.add_argument("--notebooks", help="folder of NN_*.ipynb notebooks (default: notebooks/ in the project)")
+    r.add_argument("--params", help="folder of profiles, <PROFILE>.yaml (default: params/ in the project)")
     r.set_defaults(func=_run)
 
     b = command("report", help="build report/mnist_report.html and .pdf (mnist_report_zh.* in Chinese)")
@@ -203,17 +207,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum, frame):
+    """SIGTERM stops a command as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         code = args.func(args)
     except (data.DataError, pipeline.PipelineError) as e:
         print(f"mnist-study {args.command}: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"mnist-study {args.command}: interrupted; earlier outputs are unchanged.",
-              file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"mnist-study {args.command}: interrupted; {e or 'earlier outputs are unchanged'}.", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return code or 0
 
 

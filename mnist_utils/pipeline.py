@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -366,28 +367,47 @@ def _stage_reads(reads: list[str], source: Path, target: Path, reader: str) -> N
             shutil.copy2(source / rel, target / rel)
 
 
-def _progress_kernels(progress_file: Path):
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM; the message says what was kept."""
+
+
+def _progress_kernels(progress_file: Path, kernels: list | None = None):
     """A kernel manager class whose kernels report their progress to ``progress_file``
     (the kernel's ``MNIST_STUDY_PROGRESS``; see ``progress``). One class per notebook,
-    so notebooks executing at once each get their own file."""
+    so notebooks executing at once each get their own file. Each kernel's process is
+    added to ``kernels``, so an interrupted run can stop them."""
     from jupyter_client import AsyncKernelManager
 
     class ProgressKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
             kw["env"] = {**kw.get("env", os.environ), progress.ENV: str(progress_file)}
-            return await super().start_kernel(**kw)
+            started = await super().start_kernel(**kw)
+            if kernels is not None and getattr(self.provisioner, "process", None) is not None:
+                kernels.append(self.provisioner.process)
+            return started
 
     return ProgressKernelManager
 
 
-def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
-            reads: list[str] = (), monitor=None, expected: float | None = None) -> tuple[float, float | None]:
+def _stop_kernels(kernels: list) -> None:
+    """Kill the kernels that still run (an interrupted run's: their notebooks are abandoned)."""
+    for process in kernels:
+        with contextlib.suppress(OSError):
+            if process.poll() is None:
+                process.kill()
+
+
+def execute(notebook: Path, parameters: dict, layout: Layout, profile: str, reads: list[str] = (),
+            monitor=None, expected: float | None = None, kernels: list | None = None,
+            stop=None) -> tuple[float, float | None]:
     """Run one notebook through papermill into staging, then promote its outputs.
 
     The notebook's ``artifacts_dir`` holds only the upstream artifacts in ``reads``,
     so reading an undeclared one fails instead of going unnoticed by the cache.
     With a ``progress.Monitor``, the notebook's cell and its training progress are
     shown while it runs (``expected``: its seconds last time, for the estimate).
+    ``kernels`` collects its kernel's process and ``stop`` (a ``threading.Event``), once
+    set, stops it before its next cell: how an interrupted run ends the others quickly.
 
     Returns:
         Wall-clock seconds, and the floating-point operations of the training it reported
@@ -412,13 +432,19 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str,
     params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads),
               "output_dir": str(staged_artifacts)}
     reported = stage / "progress.json"
-    shown = {"kernel_manager_class": _progress_kernels(reported)}
-    if monitor is not None:  # its line replaces papermill's bar, which shows nothing inside a cell
-        import nbformat
+    import nbformat
 
-        cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + papermill's injected parameters
+    cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + papermill's injected parameters
+
+    def on_cell_start(cell, cell_index):
+        if stop is not None and stop.is_set():  # not a KeyboardInterrupt: this runs in nbclient's event loop
+            raise RuntimeError(f"{notebook.stem}: stopped before cell {cell_index}, the run was interrupted")
+        if monitor is not None:
+            monitor.cell(notebook.stem, cell_index, cells)
+
+    shown = {"kernel_manager_class": _progress_kernels(reported, kernels), "on_cell_start": on_cell_start}
+    if monitor is not None:  # its line replaces papermill's bar, which shows nothing inside a cell
         monitor.started(notebook.stem, reported, expected)
-        shown["on_cell_start"] = lambda cell, cell_index: monitor.cell(notebook.stem, cell_index, cells)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -765,34 +791,47 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
     # first (most readers first), so the long chains get going early; then in order.
     readers = {nb.stem: len(with_dependents(notebooks, reads, [nb])) - 1 for nb in chosen}
     pending, running, failure = list(chosen), {}, None
+    kernels, stop = [], threading.Event()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        while pending or running:
-            ready = list(pending) if jobs == 1 else sorted(pending, key=lambda nb: -readers[nb.stem])  # stable
-            for nb in ready:
-                if failure or len(running) >= jobs:
-                    break
-                if any(rel.split("/")[0] in waiting for rel in reads[nb.stem]):
-                    continue  # an upstream notebook is still to run
-                pending.remove(nb)
-                inputs = settle(nb)
-                if inputs is None:
+        try:
+            while pending or running:
+                ready = list(pending) if jobs == 1 else sorted(pending, key=lambda nb: -readers[nb.stem])  # stable
+                for nb in ready:
+                    if failure or len(running) >= jobs:
+                        break
+                    if any(rel.split("/")[0] in waiting for rel in reads[nb.stem]):
+                        continue  # an upstream notebook is still to run
+                    pending.remove(nb)
+                    inputs = settle(nb)
+                    if inputs is None:
+                        continue
+                    shown = {"monitor": monitor, "expected": expected(nb.stem), "kernels": kernels, "stop": stop}
+                    if jobs == 1:  # in this thread, so Ctrl-C interrupts it directly
+                        finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown))
+                    else:
+                        running[pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)] = (nb, inputs)
+                if not running:
+                    if failure:
+                        break
                     continue
-                shown = {"monitor": monitor, "expected": expected(nb.stem)}
-                if jobs == 1:  # in this thread, so Ctrl-C interrupts it directly
-                    finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown))
-                else:
-                    running[pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)] = (nb, inputs)
-            if not running:
-                if failure:
-                    break
-                continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                nb, inputs = running.pop(future)
-                try:
-                    finish(nb, inputs, future.result())
-                except PipelineError as e:  # let the others finish, start nothing new, then report it
-                    failure = failure or e
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    nb, inputs = running.pop(future)
+                    try:
+                        finish(nb, inputs, future.result())
+                    except PipelineError as e:  # let the others finish, start nothing new, then report it
+                        failure = failure or e
+        except KeyboardInterrupt:
+            # Stop the other notebooks too: kill their kernels, let nothing start another cell,
+            # and wait the few seconds their threads need to clean their staging up.
+            stop.set()
+            _stop_kernels(kernels)
+            wait(running, timeout=60)
+            shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # ours alone: we hold the lock
+            kept = [stem for stem, state in record["this_run"].items() if state == "executed"]
+            stopped = [nb.stem for nb in chosen if nb.stem not in record["this_run"]]
+            raise Interrupted((f"kept {', '.join(kept)}, which finished; " if kept else "no notebook finished; ")
+                              + f"{', '.join(stopped)}: stopped or not started, earlier outputs unchanged") from None
     try:
         problems = render(layout)
     except PipelineError:

@@ -401,3 +401,67 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(notebook_factor
     assert said[0].startswith(f"note: taking over {layout.report / '.lock'}, left by process {gone.stdout.strip()} "
                               f"(`mnist-study run --profile full`, started 2026-12-01T10:00:00+00:00), which no longer runs")
     assert not (layout.report / ".lock").exists()
+
+
+def _kernels_of(report_dir) -> list[int]:
+    """Processes whose environment points their progress into ``report_dir``: the run's kernels."""
+    from pathlib import Path
+
+    from mnist_utils import progress
+
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"{progress.ENV}={report_dir}".encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("sig, jobs", [("SIGINT", 2), ("SIGTERM", 2), ("SIGINT", 1)])
+def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_does_the_rest(
+        notebook_factory, tmp_path, sig, jobs):
+    """Ctrl-C (SIGINT, sent as a terminal sends it) or SIGTERM while two notebooks run side by side:
+    exit 130 within seconds, no kernel left, the finished notebook kept, the others untouched."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import RUNNER_CELL
+
+    slow = ["import time\nfrom mnist_utils import progress\nprogress.report('sleeping')\n"
+            "for _ in range(seconds):\n    time.sleep(1)"]
+    notebook_factory("01_fast.ipynb", body=["x = 1"])
+    for name in ("02_slow", "03_slow"):
+        notebook_factory(f"{name}.ipynb", RUNNER_CELL + "seconds: int = 120  # how long to sleep\n", body=slow)
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks: {{}}\n")
+    report_dir = tmp_path / "report"
+    script = ("import sys\nfrom pathlib import Path\nfrom mnist_utils import cli, pipeline\n"
+              f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(notebook_factory.folder)!r}, "
+              f"'--params', {str(params)!r}, '--report-dir', {str(report_dir)!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        staging = report_dir / ".staging"
+        deadline = time.time() + 120
+        started = ("02_slow", "03_slow")[:jobs]  # with one job, 03 waits for 02
+        while time.time() < deadline and not all((staging / n / "progress.json").exists() for n in started):
+            time.sleep(0.2)
+        assert (report_dir / "executed" / "01_fast.ipynb").exists()
+        start = time.perf_counter()
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=30)
+        assert time.perf_counter() - start < 10 and proc.returncode == 130, (out, err)
+    finally:
+        proc.kill()
+    assert "interrupted; kept 01_fast, which finished; 02_slow, 03_slow: stopped or not started" in err
+    assert _kernels_of(report_dir) == []
+    assert sorted(p.name for p in (report_dir / "executed").glob("*.ipynb")) == ["01_fast.ipynb"]
+    assert not (report_dir / ".staging").exists() and not (report_dir / ".lock").exists()
+    layout = pipeline.Layout(notebook_factory.folder, params, report_dir)
+    (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks:\n  02_slow: {{seconds: 0}}\n  03_slow: {{seconds: 0}}\n")
+    assert pipeline.run("p", layout=layout, log=lambda _: None)["this_run"] == {
+        "01_fast": "up to date", "02_slow": "executed", "03_slow": "executed"}
