@@ -25,7 +25,8 @@ def _run(args) -> None:
         layout = pipeline.Layout(pathlib.Path(args.notebooks or layout.notebooks).resolve(),
                                  pathlib.Path(args.params or layout.params).resolve(), layout.report)
     with progress.Monitor() as monitor:
-        pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor)
+        pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor,
+                     overrides=args.set)
     print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
 
 
@@ -134,7 +135,8 @@ EXAMPLES = {
           "  mnist-study COMMAND --help                                # more on one command",
     "data": "example:\n  MNIST_DATA_DIR=/data/mnist mnist-study data   # fetch and verify into another cache folder",
     "run": "examples:\n  mnist-study run --profile smoke        # every notebook, quickly (numbers are not results)\n"
-           "  mnist-study run --only 05              # notebook 05 and those that read its artifacts",
+           "  mnist-study run --only 05              # notebook 05 and those that read its artifacts\n"
+           "  mnist-study run -p 02.epochs=3 -p '02.seeds=[0, 1]'   # this run only",
     "report": "examples:\n  mnist-study report                     # report/mnist_report.html and .pdf\n"
               "  mnist-study report --language zh       # the Chinese edition, mnist_report_zh.*",
     "translations": "examples:\n  mnist-study translations 04            # what is missing or out of date in 04's Chinese\n"
@@ -164,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", metavar="NN",
                    help="re-run these notebooks (e.g. 02) and those that read their artifacts")
     r.add_argument("--force", action="store_true", help="re-run notebooks even if they are up to date")
+    r.add_argument("-p", dest="set", action="append", metavar="NN.PARAM=VALUE",
+                   help="change one parameter for this run only (repeatable; the value is YAML, e.g. -p 02.epochs=3)")
     r.add_argument("--jobs", type=int, metavar="N",
                    help="notebooks to execute at once (default: the profile's jobs, else 1)")
     r.add_argument("--report-dir", help="output folder (default: report/ in the project)")

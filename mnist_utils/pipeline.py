@@ -538,10 +538,11 @@ def render(layout: Layout, languages: tuple[str, ...] = i18n.LANGUAGES) -> list[
     folder = Path(whole.get("notebooks_dir") or layout.notebooks)
     sources = {stem: folder / f"{stem}.ipynb" for stem in stems}
     profiles = {stem: record[stem]["profile"] for stem in stems}
+    overrides = {stem: record[stem].get("overrides", {}) for stem in stems}
     problems = []
     for language in languages:
         try:
-            rendered = prose.render(executed, sources, profiles, language)
+            rendered = prose.render(executed, sources, profiles, language, overrides)
         except prose.ProseError as e:
             raise PipelineError(f"{e}\nThe executed notebooks and their artifacts are kept: fix the text, then run "
                                 f"again (a text edit executes nothing).") from None
@@ -681,8 +682,34 @@ def report_lock(report_dir: Path, command: str, log=None):
         path.unlink(missing_ok=True)
 
 
+def parse_overrides(notebooks: list[Path], overrides: list[str]) -> dict[str, dict]:
+    """``-p NOTEBOOK.PARAMETER=VALUE`` settings (the notebook by number or name, the value in YAML),
+    by notebook stem. Every malformed one is reported at once; types are checked with the profile's."""
+    import yaml
+
+    found, problems = {}, []
+    for text in overrides or []:
+        key, sep, value = text.partition("=")
+        notebook, dot, name = key.partition(".")
+        if not (sep and dot and notebook and name):
+            problems.append(f"-p {text}: expected NOTEBOOK.PARAMETER=VALUE, e.g. -p 02.epochs=3")
+            continue
+        try:
+            stem = select(notebooks, [notebook])[0].stem
+            found.setdefault(stem, {})[name.strip()] = yaml.safe_load(value)
+        except PipelineError as e:
+            problems.append(f"-p {text}: {e}")
+        except yaml.YAMLError as e:
+            problems.append(f"-p {text}: the value is not YAML ({str(e).splitlines()[0]}); quote it for the shell, "
+                            f"e.g. -p '02.seeds=[0, 1]'")
+    if problems:
+        raise PipelineError("Bad -p settings:\n  - " + "\n  - ".join(problems))
+    return found
+
+
 def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
-        log=None, force: bool = False, jobs: int | None = None, monitor=None) -> dict:
+        log=None, force: bool = False, jobs: int | None = None, monitor=None,
+        overrides: list[str] | None = None) -> dict:
     """Validate the profile, fetch the data, then bring the notebooks up to date in order.
 
     Args:
@@ -695,6 +722,9 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
             for the CPU, so the full profile runs one at a time.
         monitor: a ``progress.Monitor`` that shows what each executing notebook is
             doing and an estimate of what is left (the log then prints through it).
+        overrides: ``NOTEBOOK.PARAMETER=VALUE`` settings for this run only, over the
+            profile's (see :func:`parse_overrides`); recorded in run.json and shown in the
+            report's profile note and appendix.
 
     Returns:
         The run record also written to ``report/artifacts/run.json``; its ``this_run``
@@ -703,11 +733,11 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
     layout = layout or default_layout()
     command = f"mnist-study run --profile {profile}" + (f" --only {' '.join(only)}" if only else "")
     with report_lock(layout.report, command, log or (monitor.log if monitor is not None else None)):
-        return _run_locked(profile, only, layout, log, force, jobs, monitor)
+        return _run_locked(profile, only, layout, log, force, jobs, monitor, overrides)
 
 
 def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force: bool, jobs: int | None,
-                monitor) -> dict:
+                monitor, overrides: list[str] | None) -> dict:
     """:func:`run`'s work, once it holds the report folder's lock."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -719,6 +749,9 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
     layout = layout or default_layout()
     notebooks = discover(layout.notebooks)
     settings = read_profile(layout.params, profile)
+    changed = parse_overrides(notebooks, overrides)
+    for stem, values in changed.items():
+        settings["notebooks"][stem] = {**settings["notebooks"].get(stem, {}), **values}
     resolved = resolve_parameters(notebooks, settings["notebooks"])
     jobs = jobs or settings["jobs"]
     reads = declared_reads(notebooks)
@@ -781,6 +814,7 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "inputs": inputs, "outputs": outputs_digest(layout, nb.stem),
             "training_flops": flops,
+            **({"overrides": changed[nb.stem]} if changed.get(nb.stem) else {}),
         }
         record["this_run"][nb.stem] = "executed"
         record["notebooks"] = dict(sorted(record["notebooks"].items()))  # in notebook order, however they ran

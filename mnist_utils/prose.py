@@ -302,12 +302,13 @@ class Rendered:
 
 
 def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dict[str, str],
-           language: str) -> Rendered:
+           language: str, overrides: dict[str, dict] | None = None) -> Rendered:
     """Render executed notebooks (stem -> notebook, in report order) in ``language``.
 
     Args:
         sources: stem -> the source notebook, beside which its translations lie.
-        profiles: stem -> the profile it ran with (a reduced profile adds a note).
+        profiles: stem -> the profile it ran with (a reduced profile adds a note);
+            ``overrides``: stem -> the parameters ``-p`` set for its run (they add one too).
 
     Raises:
         ProseError: a template that does not render, a label used twice, a caption
@@ -347,7 +348,7 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
         errors += [f"{stem}.ipynb: the {kind} labelled {label!r} has no caption cell (add a markdown cell "
                    f"`{kind.title()}: ... {{#{'fig' if kind == 'figure' else 'tab'}:{label}}}` after it)"
                    for label, kind in labelled.items() if label not in captioned]
-        note = profile_note(values["profile"], language)
+        note = profile_note(values["profile"], language, (overrides or {}).get(stem))
         if note is not None:  # after the notebook's opening cell
             first = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), -1)
             cells.insert(first + 1, note)
@@ -408,13 +409,14 @@ def _resolve(text: str, names: dict[str, str], errors: list[str], where: str) ->
     return REFERENCE.sub(one, text)
 
 
-def profile_note(profile: str, language: str):
-    """The cell that warns the reader of a reduced profile's numbers (None for the full study)."""
+def profile_note(profile: str, language: str, overrides: dict | None = None):
+    """The cell that warns the reader of a reduced profile's numbers or of parameters changed with
+    ``-p`` (None for the full study as declared)."""
     from nbformat.v4 import new_markdown_cell
 
-    if profile == "full":
+    if profile == "full" and not overrides:
         return None
-    text = section("profile_note", {"profile": profile}, language)
+    text = section("profile_note", {"profile": profile, "overrides": overrides or {}}, language)
     return new_markdown_cell(text, id=f"profile-note-{language}", metadata={"mnist_report": {"generated": True}})
 
 

@@ -187,7 +187,8 @@ def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
         "python": env.get("python", "?"), "platform": env.get("platform", "?"), "cpu": env.get("cpu", "?"),
         "cpu_count": env.get("cpu_count", "?"), "gpus": env.get("gpus") or [],
         "packages": env.get("packages", {}), "data": record.get("data", {}),
-        "parameters": [(n, k, json.dumps(v)) for n in shown for k, v in runs[n]["parameters"].items()],
+        "parameters": [(n, k, json.dumps(v), k in runs[n].get("overrides", {}))
+                       for n in shown for k, v in runs[n]["parameters"].items()],
         "runs": [(n, runs[n]["profile"], runs[n]["seconds"],
                   runs[n]["finished"].replace("+00:00", "").replace("T", " ")) for n in shown],
     }

@@ -53,7 +53,8 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
     one entry per notebook that has results (None for the others)."""
     runs = record.get("notebooks", {})
     profiles = sorted({n["profile"] for n in runs.values()})
-    out = {"profiles": profiles, "reduced": profiles not in ([], ["full"]),
+    overridden = any(n.get("overrides") for n in runs.values())
+    out = {"profiles": profiles, "reduced": profiles not in ([], ["full"]) or overridden, "overridden": overridden,
            "baseline": None, "optimizers": None, "regularization": None, "cnn": None, "errors": None,
            "papers": None}
     if (m := metrics.get("02_mlp_baseline")) is not None:

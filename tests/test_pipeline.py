@@ -2,6 +2,7 @@
 
 import json
 
+import nbformat
 import pytest
 
 from conftest import RUNNER_CELL
@@ -465,3 +466,37 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks:\n  02_slow: {{seconds: 0}}\n  03_slow: {{seconds: 0}}\n")
     assert pipeline.run("p", layout=layout, log=lambda _: None)["this_run"] == {
         "01_fast": "up to date", "02_slow": "executed", "03_slow": "executed"}
+
+
+def test_p_changes_one_parameter_for_one_run_and_says_so(notebook_factory, tmp_path, capsys):
+    """-p NN.PARAM=VALUE: parsed as YAML, checked like a profile value, recorded, and shown in the
+    executed copy's note; without it the next run goes back to the profile."""
+    from conftest import RUNNER_CELL
+
+    from mnist_utils import cli
+
+    notebook_factory("01_a.ipynb", RUNNER_CELL + "n: int = 1  # how many\nseeds: list[int] = [0]  # seeds\n",
+                     body=["print(n, seeds)"])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text("notebooks: {}\n")
+    report_dir = tmp_path / "report"
+    args = ["run", "--profile", "p", "--notebooks", str(notebook_factory.folder), "--params", str(params),
+            "--report-dir", str(report_dir)]
+    assert cli.main(args + ["-p", "01.n=3", "-p", "01_a.seeds=[4, 5]"]) == 0
+    record = json.loads((report_dir / "artifacts" / "run.json").read_text())["notebooks"]["01_a"]
+    assert record["overrides"] == {"n": 3, "seeds": [4, 5]} and record["parameters"] == {"n": 3, "seeds": [4, 5]}
+    executed = nbformat.read(report_dir / "executed" / "01_a.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "3 [4, 5]\n"
+    assert any("For this run, `-p` changed `n` to `3`, `seeds` to `[4, 5]`" in c.source for c in executed.cells)
+    capsys.readouterr()
+    assert cli.main(args + ["-p", "01.n=three", "-p", "02.n=1", "-p", "01n=2"]) == 1
+    err = capsys.readouterr().err
+    assert "-p 02.n=1: 02: no such notebook" in err and "-p 01n=2: expected NOTEBOOK.PARAMETER=VALUE" in err
+    assert cli.main(args + ["-p", "01.n=three"]) == 1
+    assert "01_a.ipynb: parameter 'n' must be int, got str 'three'" in capsys.readouterr().err
+    assert cli.main(args + ["-p", "01.seeds=[0,"]) == 1
+    assert "-p 01.seeds=[0,: the value is not YAML" in capsys.readouterr().err
+    assert cli.main(args) == 0  # back to the profile: it runs again, without the note
+    executed = nbformat.read(report_dir / "executed" / "01_a.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "1 [0]\n" and not any("-p" in c.source for c in executed.cells)

@@ -84,7 +84,7 @@ def test_chinese_comes_from_the_translation_file_and_stale_entries_are_flagged(t
     result = _render(nb, tmp_path, "zh", profile="smoke")
     cells = result.notebooks["01_x"].cells
     assert [c.source for c in cells if c.cell_type == "markdown"][:2] == ["# 标题", prose.section(
-        "profile_note", {"profile": "smoke"}, "zh")]
+        "profile_note", {"profile": "smoke", "overrides": {}}, "zh")]
     assert "我们达到 **98.00 %**。" in [c.source for c in cells]
     assert "**图 1**\u3000准确率" in [c.source for c in cells]
     assert cells[2].outputs[1].data == {"image/png": "WkgK"}  # the Chinese figure

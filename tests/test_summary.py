@@ -90,3 +90,10 @@ def test_the_course_papers_are_cited_by_kind_year_and_translated_title_without_a
            "Online tutorial, undated." in refs
     assert f"{len(summary.REFERENCES) + len(papers.load())}. " in refs
     assert "课程论文 001。《基于深度学习的图像识别系统：MNIST 手写数字项目》。课程论文，2024。" in summary.references("zh")
+
+
+def test_a_run_with_p_overrides_is_not_called_the_full_study():
+    record = {"notebooks": {"02_mlp_baseline": {"profile": "full", "overrides": {"epochs": 3}}}}
+    text = summary.abstract({"02_mlp_baseline": METRICS["02_mlp_baseline"]}, record)
+    assert "`full` profile with parameters changed for the run (`-p`), not from the full study" in text
+    assert "（本次运行用 `-p` 改过参数）" in summary.abstract({"02_mlp_baseline": METRICS["02_mlp_baseline"]}, record, "zh")
