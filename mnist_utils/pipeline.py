@@ -13,7 +13,6 @@ up to date.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import datetime as dt
 import json
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mnist_utils import artifacts, cache, i18n, progress
+from mnist_utils import artifacts, cache, i18n, progress, validation
 
 KERNEL_NAME = "mnist-study"
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
@@ -52,8 +51,7 @@ RESULT_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "sc
 INPUT_NAMES = {"code": "its code", "markdown": "its text", "parameters": "its parameters",
                "modules": "the mnist_utils code it imports", "data": "the data",
                "environment": "package versions or GPUs", "reads": "the upstream artifacts it reads"}
-TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-         "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
+TYPES = validation.TYPES
 
 
 class PipelineError(RuntimeError):
@@ -158,37 +156,15 @@ def declared_parameters(notebook: Path) -> dict[str, dict]:
     if not cells:
         raise PipelineError(f"{notebook.name}: no cell tagged 'parameters'. Tag the first code "
                             f"cell 'parameters' and declare each parameter as `name: type = value`.")
-    source = cells[0].source
-    lines = source.splitlines()
     try:
-        tree = ast.parse(source)
+        return validation.declared(cells[0].source)
     except SyntaxError as e:
         raise PipelineError(f"{notebook.name}: parameters cell is not valid Python: {e}") from None
-    declared = {}
-    for stmt in tree.body:
-        line = lines[stmt.lineno - 1].strip()
-        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
-                and stmt.value is not None):
-            raise PipelineError(f"{notebook.name}: parameters cell line {stmt.lineno} is not "
-                                f"`name: type = value  # comment`: {line}")
-        try:
-            default = ast.literal_eval(stmt.value)
-        except ValueError:
-            raise PipelineError(f"{notebook.name}: parameter {stmt.target.id!r} has a default that "
-                                f"is not a plain value: {line}") from None
-        declared[stmt.target.id] = {"type": ast.unparse(stmt.annotation), "default": default,
-                                    "help": line.split("#", 1)[1].strip() if "#" in line else ""}
-    return declared
+    except ValueError as e:
+        raise PipelineError(f"{notebook.name}: parameters cell {e}") from None
 
 
-def check_type(value, type_name: str) -> bool:
-    """Whether ``value`` (from YAML) fits a declared annotation such as ``int`` or ``list[int]``."""
-    base = type_name.split("[", 1)[0].strip()
-    if base not in TYPES:
-        return True  # unannotated or exotic: papermill cannot tell, neither can we
-    if isinstance(value, bool) and base != "bool":
-        return False
-    return isinstance(value, TYPES[base])
+check_type = validation.check_type
 
 
 def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[str, dict]:
@@ -217,6 +193,8 @@ def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[
             elif not check_type(value, declared[name]["type"]):
                 problems.append(f"{path.name}: parameter {name!r} must be {declared[name]['type']}, "
                                 f"got {type(value).__name__} {value!r}")
+            elif wrong := validation.problems(name, value, declared[name]["type"], declared[name]["rules"]):
+                problems += [f"{path.name}: {p} (allowed: {declared[name]['rules']})" for p in wrong]
             else:
                 values[name] = value
         resolved[stem] = values

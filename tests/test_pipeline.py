@@ -19,7 +19,7 @@ def test_discover_orders_by_prefix_and_ignores_others(notebook_factory):
 def test_declared_parameters_reads_types_defaults_and_help(notebook_factory):
     nb = notebook_factory("01_a.ipynb", RUNNER_CELL + "seeds: list[int] = [0, 1]  # runs\nlr: float = 0.1  # step\n")
     declared = pipeline.declared_parameters(nb)
-    assert declared["seeds"] == {"type": "list[int]", "default": [0, 1], "help": "runs"}
+    assert declared["seeds"] == {"type": "list[int]", "default": [0, 1], "help": "runs", "rules": ""}
     assert declared["lr"]["default"] == 0.1
 
 
@@ -340,8 +340,8 @@ def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
     assert cli.main(["params", "02", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("02_mlp_baseline:\n")
-    assert "  epochs: int = 10  # passes over the training set\n      smoke profile: 2\n" in out
-    assert "  batch_size: int = 128  # images per gradient step\n  learning_rate" in out  # not set by smoke
+    assert "  epochs: int = 10  # passes over the training set [>= 1]\n      smoke profile: 2\n" in out
+    assert "  batch_size: int = 128  # images per gradient step [>= 1]\n  learning_rate" in out  # not set by smoke
     assert "output_dir" not in out  # the runner's own
     assert cli.main(["params", "99"]) == 1
     assert "99: no such notebook" in capsys.readouterr().err
