@@ -60,6 +60,16 @@ def test_appendix_lists_checksums_parameters_and_times(tmp_path):
         assert expected in text
 
 
+def test_appendix_marks_the_values_set_with_p(tmp_path):
+    record = {"notebooks": {"02_mlp": {"profile": "full", "parameters": {"epochs": 3, "seeds": [0]},
+                                       "overrides": {"epochs": 3}, "seconds": 1.0,
+                                       "finished": "2026-01-01T00:00:00+00:00"}}}
+    text = report.appendix(record, [tmp_path / "02_mlp.ipynb"])
+    assert "| `02_mlp` | `epochs` | `3` (set with `-p` for this run) |" in text
+    assert "| `02_mlp` | `seeds` | `[0]` |" in text
+    assert "| `02_mlp` | `epochs` | `3`（本次运行用 `-p` 设置） |" in report.appendix(record, [tmp_path / "02_mlp.ipynb"], "zh")
+
+
 def test_settings_language_is_checked(tmp_path):
     path = tmp_path / "report.yaml"
     path.write_text("language: fr\n")
