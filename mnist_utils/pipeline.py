@@ -391,6 +391,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str, read
         Wall-clock seconds, and the floating-point operations of the training it reported
         (``progress.add_work``; None if it trained nothing).
     """
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -410,8 +411,6 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str, read
     params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads),
               "output_dir": str(staged_artifacts)}
     reported = stage / "progress.json"
-    import nbformat
-
     cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + papermill's injected parameters
 
     def on_cell_start(cell, cell_index):
@@ -724,7 +723,6 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
     from mnist_utils import data
 
     log = log or (monitor.log if monitor is not None else _say)
-    layout = layout or default_layout()
     notebooks = discover(layout.notebooks)
     settings = read_profile(layout.params, profile)
     changed = parse_overrides(notebooks, overrides)
