@@ -150,11 +150,13 @@ EXAMPLES = {
 
 def parser() -> argparse.ArgumentParser:
     def command(name: str, **kwargs):
-        return sub.add_parser(name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+        return sub.add_parser(name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter,
+                              **kwargs)
 
-    p = argparse.ArgumentParser(prog="mnist-study", description="The MNIST study: fetch the data, run the notebooks, build the "
-                                "report,\ncheck the Chinese, register the kernel, classify your own digits.", epilog=EXAMPLES[None],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="mnist-study", epilog=EXAMPLES[None], formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The MNIST study: fetch the data, run the notebooks, build the report,\n"
+                    "check the Chinese, register the kernel, classify your own digits.")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = command("data", help="fetch, verify and cache MNIST")
