@@ -4,13 +4,14 @@ and by the notebook itself right after its parameters cell.
 A parameters cell declares each parameter on one line, with its allowed values in brackets at the
 end of its comment, which papermill's ``--help-notebook`` shows as they are::
 
-    epochs: int = 10  # passes over the training set [>= 1]
-    seeds: list[int] = [0, 1, 2]  # one run per seed [non-empty; each >= 0]
+    epochs: int = 10  # passes over the training set [at least 1]
+    seeds: list[int] = [0, 1, 2]  # one run per seed [non-empty; each at least 0]
     lr_schedule: str = "cosine"  # how the rate changes [one of cosine, constant]
 
-Rules, separated by ``;``: ``>= x``, ``> x``, ``<= x``, ``< x``; ``non-empty``; ``length n`` or
-``length >= n``; ``one of a, b``; ``keys a, b`` (exactly these) or ``keys from a, b`` (some of them);
-and ``each <rule>`` for every item of a list or value of a dict.
+Rules, separated by ``;``: ``at least x``, ``more than x``, ``at most x``, ``less than x``;
+``non-empty``; ``length n`` or ``length at least n``; ``one of a, b``; ``keys a, b`` (exactly these)
+or ``keys from a, b`` (some of them); and ``each <rule>`` for every item of a list or value of a
+dict. They are words, not ``>=``: papermill skips a parameter line with more than one ``=``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
          "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
 RULE = re.compile(r"\[([^\[\]]*)\]\s*$")  # the bracketed rules at the end of a comment
-COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+COMPARISONS = {"at least": operator.ge, "more than": operator.gt, "at most": operator.le, "less than": operator.lt}
 
 
 class ParameterError(ValueError):
@@ -61,7 +62,7 @@ def _broken(value, rule: str) -> str | None:
         return None
     if rule == "non-empty":
         return None if len(value) else "must not be empty"
-    if m := re.fullmatch(r"length\s*(>=)?\s*(\d+)", rule):
+    if m := re.fullmatch(r"length\s+(at least\s+)?(\d+)", rule):
         size = len(value)
         ok = size >= int(m.group(2)) if m.group(1) else size == int(m.group(2))
         return None if ok else f"must have {'at least ' if m.group(1) else ''}{m.group(2)} items (has {size})"
@@ -73,7 +74,7 @@ def _broken(value, rule: str) -> str | None:
     if rule.startswith("keys "):
         wanted = _words(rule[5:])
         return None if sorted(value) == sorted(wanted) else f"must have exactly the keys {', '.join(wanted)}"
-    if m := re.fullmatch(r"(>=|>|<=|<)\s*(-?[0-9.]+(?:e-?\d+)?)", rule):
+    if m := re.fullmatch(r"(at least|more than|at most|less than)\s+(-?[0-9.]+(?:e-?\d+)?)", rule):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "must be a number"
         return None if COMPARISONS[m.group(1)](value, float(m.group(2))) else f"must be {rule}"

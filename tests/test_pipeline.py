@@ -340,8 +340,8 @@ def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
     assert cli.main(["params", "02", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("02_mlp_baseline:\n")
-    assert "  epochs: int = 10  # passes over the training set [>= 1]\n      smoke profile: 2\n" in out
-    assert "  batch_size: int = 128  # images per gradient step [>= 1]\n  learning_rate" in out  # not set by smoke
+    assert "  epochs: int = 10  # passes over the training set [at least 1]\n      smoke profile: 2\n" in out
+    assert "  batch_size: int = 128  # images per gradient step [at least 1]\n  learning_rate" in out  # not set by smoke
     assert "output_dir" not in out  # the runner's own
     assert cli.main(["params", "99"]) == 1
     assert "99: no such notebook" in capsys.readouterr().err
