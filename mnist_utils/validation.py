@@ -24,10 +24,16 @@ TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
          "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
 RULE = re.compile(r"\[([^\[\]]*)\]\s*$")  # the bracketed rules at the end of a comment
 COMPARISONS = {"at least": operator.ge, "more than": operator.gt, "at most": operator.le, "less than": operator.lt}
+RULE_FORMS = re.compile(r"(each\s+)*(non-empty|length\s+(at least\s+)?\d+|one of\s.+|keys from\s.+|keys\s.+|"
+                        r"(at least|more than|at most|less than)\s+-?[0-9.]+(e-?\d+)?)")
 
 
 class ParameterError(ValueError):
     """A notebook received a value its parameters cell does not allow; the message lists every one."""
+
+
+class RuleError(ValueError):
+    """A parameters cell states a rule this module does not know."""
 
 
 def check_type(value, type_name: str) -> bool:
@@ -116,8 +122,14 @@ def declared(source: str) -> dict[str, dict]:
         except ValueError:
             raise ValueError(f"parameter {stmt.target.id!r} has a default that is not a plain value: {line}") from None
         comment = line.split("#", 1)[1].strip() if "#" in line else ""
+        rules = rules_of(comment)
+        for rule in filter(None, (r.strip() for r in rules.split(";"))):
+            if not RULE_FORMS.fullmatch(rule):
+                raise RuleError(f"parameter {stmt.target.id!r} states an unknown rule {rule!r}; the rules are "
+                                f"at least x, more than x, at most x, less than x, non-empty, length n, length at least n, "
+                                f"one of a, b, keys a, b, keys from a, b and each <rule>")
         out[stmt.target.id] = {"type": ast.unparse(stmt.annotation), "default": default, "help": comment,
-                               "rules": rules_of(comment)}
+                               "rules": rules}
     return out
 
 
@@ -135,6 +147,8 @@ def check(namespace: dict) -> None:
     for source in reversed(namespace.get("In", [])):  # the latest parameters cell run
         try:
             found = declared(source)
+        except RuleError:
+            raise
         except (SyntaxError, ValueError):
             continue
         if found:

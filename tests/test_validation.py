@@ -97,3 +97,14 @@ def test_papermill_reads_every_parameter_with_its_rules(path):
     assert list(inspected) == list(declared)
     for name, info in declared.items():
         assert inspected[name]["help"] == info["help"]
+
+
+def test_an_unknown_rule_is_an_error_naming_the_parameter(notebook_factory):
+    from conftest import RUNNER_CELL
+
+    path = notebook_factory("01_a.ipynb", RUNNER_CELL + "seconds: int = 3  # how long [>= 0]\n")
+    with pytest.raises(pipeline.PipelineError, match="01_a.ipynb: parameters cell parameter 'seconds' states an "
+                                                     "unknown rule '>= 0'; the rules are at least x"):
+        pipeline.declared_parameters(path)
+    with pytest.raises(validation.RuleError):
+        validation.check({"In": ["", "seconds: int = 3  # how long [>= 0]"], "seconds": 3})
