@@ -51,7 +51,6 @@ RESULT_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "sc
 INPUT_NAMES = {"code": "its code", "markdown": "its text", "parameters": "its parameters",
                "modules": "the mnist_utils code it imports", "data": "the data",
                "environment": "package versions or GPUs", "reads": "the upstream artifacts it reads"}
-TYPES = validation.TYPES
 
 
 class PipelineError(RuntimeError):
@@ -164,9 +163,6 @@ def declared_parameters(notebook: Path) -> dict[str, dict]:
         raise PipelineError(f"{notebook.name}: parameters cell {e}") from None
 
 
-check_type = validation.check_type
-
-
 def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[str, dict]:
     """Merge profile values over each notebook's defaults, after checking every one.
 
@@ -190,7 +186,7 @@ def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[
             elif name not in declared:
                 problems.append(f"{path.name}: unknown parameter {name!r} "
                                 f"(declared: {', '.join(sorted(set(declared) - set(RUNNER_PARAMETERS)))})")
-            elif not check_type(value, declared[name]["type"]):
+            elif not validation.check_type(value, declared[name]["type"]):
                 problems.append(f"{path.name}: parameter {name!r} must be {declared[name]['type']}, "
                                 f"got {type(value).__name__} {value!r}")
             elif wrong := validation.problems(name, value, declared[name]["type"], declared[name]["rules"]):

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from conftest import RUNNER_CELL
-from mnist_utils import pipeline
+from mnist_utils import pipeline, validation
 
 
 def test_discover_orders_by_prefix_and_ignores_others(notebook_factory):
@@ -82,8 +82,8 @@ def test_notebook_must_declare_runner_parameters(notebook_factory):
 
 
 def test_check_type_accepts_int_for_float_and_generic_lists():
-    assert pipeline.check_type(1, "float") and pipeline.check_type([1], "list[int]")
-    assert not pipeline.check_type(True, "int") and not pipeline.check_type(1.0, "int")
+    assert validation.check_type(1, "float") and validation.check_type([1], "list[int]")
+    assert not validation.check_type(True, "int") and not validation.check_type(1.0, "int")
 
 
 def test_select_by_number_or_name(notebook_factory):
