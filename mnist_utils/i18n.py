@@ -68,7 +68,7 @@ ZH_PATTERNS: dict[str, str] = {
     "{} hidden layers": "{} 个隐藏层",
     "test errors (mean of {} seeds)": "测试错误数（{} 个种子的平均）",
     "test errors (mean of {} seed)": "测试错误数（{} 个种子的平均）",
-    "seconds per epoch\n({} seed(s) side by side)": "每轮秒数\n（{} 个种子并排训练）",
+    "seconds per epoch\n(per configuration of {} seed(s))": "每轮秒数\n（每个配置，{} 个种子）",
     "{} vs baseline (02)": "{} 对比基线 (02)",
     "{} vs {}": "{} 对比 {}",
     "{}: % of each true digit": "{}：占各真实数字的 %",

@@ -121,6 +121,79 @@ def test_regularized_branches_train(tiny_splits, options):
     assert all(r.history["val_accuracy"][-1] > 0.8 for r in runs)  # the toy task is easy
 
 
+# Configurations that differ in rate, penalty, dropout and batch norm, side by side.
+SIDE_BY_SIDE = {
+    "plain": {}, "l2": {"l2": 0.01}, "dropout": {"dropout": 0.3}, "batch norm": {"batch_norm": True},
+}
+
+
+def _side_by_side(splits, **kwargs):
+    builds = {name: functools.partial(models.build_mlp_branches, hidden=(16,), **options)
+              for name, options in SIDE_BY_SIDE.items()}
+    return training.train_branches(builds, splits, [0, 1], epochs=3, batch_size=32, optimizer="adam", **kwargs)
+
+
+def test_configurations_side_by_side_train_as_they_would_alone(tiny_splits):
+    training.set_determinism()
+    rates = {"plain": 0.001, "l2": 0.003, "dropout": 0.01, "batch norm": 0.002}
+    together = _side_by_side(tiny_splits, learning_rate=rates)
+    assert list(together) == list(SIDE_BY_SIDE)
+    for name, options in SIDE_BY_SIDE.items():
+        build = functools.partial(models.build_mlp_branches, hidden=(16,), **options)
+        alone, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=3, batch_size=32,
+                                           optimizer="adam", learning_rate=rates[name])
+        results, seconds = together[name]
+        assert [r.seed for r in results] == [0, 1] and len(seconds) == 3
+        for a, b in zip(results, alone):
+            # Same start, same mini-batches, same rate: the same run, up to float rounding.
+            np.testing.assert_allclose(a.history["val_loss"], b.history["val_loss"], rtol=1e-4)
+            # (atol: under batch norm the hidden bias gets no gradient at all, only Adam-scaled rounding noise)
+            for wa, wb in zip(a.model.weights, b.model.weights, strict=True):
+                np.testing.assert_allclose(wa.numpy(), wb.numpy(), rtol=1e-3, atol=2e-3, err_msg=f"{name} {wa.path}")
+        # and each configuration's own model predicts its branches (predict_branches, restore_best)
+        probs = training.predict_branches(results, tiny_splits.x_val)
+        p = probs[1][np.arange(len(tiny_splits.y_val)), tiny_splits.y_val]
+        assert float(-np.mean(np.log(np.clip(p, 1e-7, 1)))) == pytest.approx(results[1].history["val_loss"][-1], rel=1e-4)
+    assert together["plain"][0][0].history != together["l2"][0][0].history
+
+
+def test_side_by_side_under_xla_is_deterministic(tiny_splits):
+    """Keras turns XLA off under op determinism; train_branches turns it back on for these MLPs,
+    so every layer they use (L2, dropout, batch norm, per-configuration rates) must give
+    identical weights run after run."""
+    training.set_determinism()
+    rates = {"plain": 0.001, "l2": 0.003, "dropout": 0.01, "batch norm": 0.002}
+    first, again = (_side_by_side(tiny_splits, learning_rate=rates, xla=True) for _ in range(2))
+    assert first["plain"][0][0].model is not again["plain"][0][0].model
+    for name in SIDE_BY_SIDE:
+        for a, b in zip(first[name][0][0].model.weights, again[name][0][0].model.weights, strict=True):
+            assert a.numpy().tobytes() == b.numpy().tobytes()
+    assert first["plain"][0][0].model.weights[0].numpy().tobytes() != first["l2"][0][0].model.weights[0].numpy().tobytes()
+
+
+def test_xla_runs_when_asked_and_auto_leaves_short_runs_without(tiny_splits):
+    training.set_determinism()
+    build = functools.partial(models.build_mlp_branches, hidden=(16,))
+
+    def weights(**kwargs):
+        results, _ = training.train_branches(build, tiny_splits, [0], epochs=2, batch_size=32, **kwargs)
+        return b"".join(w.numpy().tobytes() for w in results[0].model.weights)
+
+    plain = weights(xla=False)
+    assert weights(xla=True) != plain  # XLA's kernels round differently: it did run
+    assert weights() == plain  # "auto": 2 epochs of 8 steps are far below XLA_MIN_STEPS
+
+
+def test_side_by_side_keeps_best_weights_only_where_asked(tiny_splits):
+    runs = _side_by_side(tiny_splits, keep_best=["plain"])  # batch norm beside it is fine
+    assert all(r.best_weights is not None for r in runs["plain"][0])
+    assert all(r.best_weights is None for r in runs["batch norm"][0])
+    with pytest.raises(ValueError, match="batch normalization"):
+        _side_by_side(tiny_splits, keep_best=True)
+    with pytest.raises(ValueError, match="one rate per configuration"):
+        _side_by_side(tiny_splits, learning_rate={"plain": 0.001})
+
+
 def test_learning_rate_schedule_constant_cosine_and_unknown():
     assert training.learning_rate_schedule("constant", 0.01, 5, 10) == 0.01
     cosine = training.learning_rate_schedule("cosine", 0.01, 5, 10)
