@@ -221,7 +221,9 @@ def multiply_adds(model) -> int:
 
     total = 0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
+        if isinstance(layer, keras.Model):  # configurations side by side (training.train_branches)
+            total += multiply_adds(layer)
+        elif isinstance(layer, keras.layers.Conv2D):
             kh, kw = layer.kernel_size
             _, h, w, c_out = layer.output.shape
             total += h * w * c_out * kh * kw * layer.input.shape[-1]

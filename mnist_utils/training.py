@@ -289,7 +289,7 @@ def _group_rates_optimizer(name: str, rates: list[float]):
     """
     keras = backend.keras()
 
-    class_name, config = OPTIMIZERS.get(name, (name, {}))
+    _, config = OPTIMIZERS.get(name, (name, {}))
     base = type(make_optimizer(name))
 
     class GroupRates(base):
@@ -307,12 +307,12 @@ XLA_MIN_STEPS = 1000
 
 
 def _use_xla(model) -> None:
-    """Compile ``model``'s training and prediction steps with XLA.
+    """Compile ``model``'s training step with XLA.
 
     Keras never uses XLA while op determinism is on, because some XLA kernels
     (max-pooling's gradient, for one) have no deterministic version. The
     side-by-side MLPs use none of them: tests/test_training.py trains each kind
-    (dropout, L2, batch norm, per-group rates) twice under XLA and requires
+    (dropout, L2, batch norm, per-configuration rates) twice under XLA and requires
     identical weights.
     """
     # The public setter refuses whenever determinism is on. Only the training step is
@@ -373,7 +373,9 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
         model = parts[next(iter(parts))]
     else:
         inputs = keras.Input(shape=splits.x_train.shape[1:], name="image")
-        outputs = keras.layers.Concatenate(axis=1, name="configurations")([part(inputs) for part in parts.values()])
+        # float32 like every part's output, also under a GPU's mixed-precision policy
+        outputs = keras.layers.Concatenate(axis=1, name="configurations", dtype="float32")(
+            [part(inputs) for part in parts.values()])
         model = keras.Model(inputs, outputs, name="side_by_side")
     branches = k * len(parts)
 

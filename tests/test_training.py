@@ -265,12 +265,21 @@ def test_l2_can_spare_the_output_layer():
     assert len(every.losses) == 2 and len(hidden_only.losses) == 1
 
 
-def test_training_flops_count_the_layers_by_hand():
+def test_training_flops_count_the_layers_by_hand(tiny_splits):
     """6 FLOPs per multiply-add and image trained (forward 2, backward 4), 2 per image predicted."""
+    from mnist_utils import progress
+
     mlp = models.build_mlp(hidden=(128,))
     assert models.multiply_adds(mlp) == 784 * 128 + 128 * 10
     assert models.training_flops(mlp, trained=1000, evaluated=10) == (6 * 1000 + 2 * 10) * (784 * 128 + 128 * 10)
     # Three branches side by side cost three MLPs.
     assert models.multiply_adds(models.build_mlp_branches(3, hidden=(128,))) == 3 * (784 * 128 + 128 * 10)
+    # Configurations side by side cost the sum of theirs, and their training reports it.
+    build = functools.partial(models.build_mlp_branches, hidden=(16,))
+    before = progress._state["flops"]
+    training.train_branches({"a": build, "b": functools.partial(build, l2=0.01)}, tiny_splits, [0, 1], epochs=2, batch_size=32)
+    macs = 2 * models.multiply_adds(build(2))
+    n_train, n_val = len(tiny_splits.y_train), len(tiny_splits.y_val)
+    assert progress._state["flops"] - before == pytest.approx(6 * macs * 2 * n_train + 2 * macs * (2 * n_val + n_train))
     # LeNet-5 as paper 003 builds it: 24x24x6 outputs of 5x5x1, 8x8x16 of 5x5x6, dense 256-120-10.
     assert models.multiply_adds(models.build_lenet5()) == 24 * 24 * 6 * 25 + 8 * 8 * 16 * 150 + 256 * 120 + 120 * 10
