@@ -62,14 +62,24 @@ def read(path: Path) -> dict:
 
 
 def keras_callback(label: str):
-    """A Keras callback that reports "training <label>, epoch e of E" as each epoch starts."""
+    """A Keras callback that reports "training <label>, epoch e of E" as each epoch starts and,
+    from the second epoch on, about how long this training has left at the pace of its epochs so
+    far (what the runner shows when it has no earlier time for the whole notebook)."""
     from mnist_utils import backend
 
     keras = backend.keras()
 
     class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._start = time.monotonic()
+
         def on_epoch_begin(self, epoch, logs=None):
-            report(f"training {label}, epoch {epoch + 1} of {self.params.get('epochs', '?')}")
+            epochs = self.params.get("epochs")
+            line = f"training {label}, epoch {epoch + 1} of {epochs or '?'}"
+            if epoch and epochs:
+                per_epoch = (time.monotonic() - self._start) / epoch
+                line += f", this training about {duration(per_epoch * (epochs - epoch))} left"
+            report(line)
 
     return Progress()
 

@@ -84,3 +84,20 @@ def test_the_run_record_keeps_each_notebook_s_training_work(notebook_factory, tm
     record = pipeline.run("p", layout=layout, log=lambda _: None)
     assert record["notebooks"]["01_work"]["training_flops"] == 2e9
     assert record["notebooks"]["02_idle"]["training_flops"] is None
+
+
+def test_the_keras_callback_reports_epochs_and_what_this_training_has_left(tmp_path, monkeypatch):
+    """Without an earlier time for the notebook, the pace of the epochs so far gives the estimate."""
+    import json
+
+    monkeypatch.setenv(progress.ENV, str(tmp_path / "p.json"))
+    clock = iter([100.0, 130.0])  # training starts at 100 s; epoch 3 begins at 130 s
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    callback = progress.keras_callback("lenet5, seed 0")
+    callback.set_params({"epochs": 10})
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    assert json.loads((tmp_path / "p.json").read_text())["what"] == "training lenet5, seed 0, epoch 1 of 10"
+    callback.on_epoch_begin(2)  # 2 epochs in 30 s: 8 more take about 2:00
+    assert json.loads((tmp_path / "p.json").read_text())["what"] == (
+        "training lenet5, seed 0, epoch 3 of 10, this training about 2:00 left")
