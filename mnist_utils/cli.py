@@ -220,6 +220,10 @@ def _terminate(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # nbformat validates with jsonschema, which imports rfc3987_syntax, when installed (JupyterLab
+    # brings it), for IRI format checks that notebook schemas never use. Building its grammar takes
+    # about 1.4 s, a third of a run or report that finds nothing to do, so this command goes without.
+    sys.modules.setdefault("rfc3987_syntax", None)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
