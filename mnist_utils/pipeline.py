@@ -186,11 +186,9 @@ def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[
             elif name not in declared:
                 problems.append(f"{path.name}: unknown parameter {name!r} "
                                 f"(declared: {', '.join(sorted(set(declared) - set(RUNNER_PARAMETERS)))})")
-            elif not validation.check_type(value, declared[name]["type"]):
-                problems.append(f"{path.name}: parameter {name!r} must be {declared[name]['type']}, "
-                                f"got {type(value).__name__} {value!r}")
             elif wrong := validation.problems(name, value, declared[name]["type"], declared[name]["rules"]):
-                problems += [f"{path.name}: {p} (allowed: {declared[name]['rules']})" for p in wrong]
+                allowed = f" (allowed: {declared[name]['rules']})" if declared[name]["rules"] else ""
+                problems += [f"{path.name}: {p}{allowed}" for p in wrong]
             else:
                 values[name] = value
         resolved[stem] = values

@@ -289,15 +289,14 @@ def _group_rates_optimizer(name: str, rates: list[float]):
     """
     keras = backend.keras()
 
-    _, config = OPTIMIZERS.get(name, (name, {}))
-    base = type(make_optimizer(name))
+    plain = make_optimizer(name, 1.0)
 
-    class GroupRates(base):
+    class GroupRates(type(plain)):
         def update_step(self, gradient, variable, learning_rate):
             rate = rates[self._get_variable_index(variable)]
             return super().update_step(gradient, variable, keras.ops.cast(learning_rate, variable.dtype) * rate)
 
-    return GroupRates(**{**config, "learning_rate": 1.0})
+    return GroupRates.from_config(plain.get_config())
 
 
 # Training steps from which train_branches compiles with XLA by default. Measured on

@@ -63,7 +63,7 @@ def test_the_runner_refuses_bad_values_before_anything_runs_naming_each():
                      "03_optimizers_activations.ipynb: activations = ['relu', 'swish']: has 'swish', which must "
                      "be one of sigmoid, tanh, relu, gelu",
                      "04_regularization.ipynb: lr_schedule = 'linear': must be one of cosine, constant",
-                     "07_course_papers.ipynb: parameter 'seeds' must be list[int], got str '[0]'"):
+                     "07_course_papers.ipynb: seeds = '[0]': must be list[int], not str"):
         assert expected in message, expected
 
 
