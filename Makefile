@@ -25,7 +25,7 @@ data: setup       ## fetch and verify MNIST into the cache
 run: data         ## bring the notebooks up to date (PROFILE=full|smoke|record, FORCE=1 re-runs all)
 	$(BIN)/mnist-study run --profile $(PROFILE) $(if $(FORCE),--force)
 
-report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date (LANGUAGE=zh: mnist_report_zh.*)
+report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date (LANGUAGE=zh: mnist_report_zh.*; LANGUAGE=all: both, side by side)
 	$(BIN)/mnist-study report $(if $(FORCE),--force) $(if $(LANGUAGE),--language $(LANGUAGE))
 
 test: setup       ## unit tests and the end-to-end smoke run

@@ -35,10 +35,14 @@ def _report(args) -> None:
 
     layout = pipeline.default_layout(args.report_dir)
     settings = args.settings or layout.params / "report.yaml"
-    paths, built = report.build(layout, settings, include_code=args.include_code, force=args.force,
-                                language=args.language)
-    for path in paths:
-        print(f"{'Wrote' if built else 'Up to date:'} {path}")
+    if args.language == "all":
+        editions = report.build_editions(layout, settings, include_code=args.include_code, force=args.force)
+    else:
+        editions = [report.build(layout, settings, include_code=args.include_code, force=args.force,
+                                 language=args.language)]
+    for paths, built in editions:
+        for path in paths:
+            print(f"{'Wrote' if built else 'Up to date:'} {path}")
 
 
 def _translations(args) -> int:
@@ -183,8 +187,9 @@ def parser() -> argparse.ArgumentParser:
                    help="add an appendix with every notebook's code (overrides the settings file)")
     b.add_argument("--report-dir", help="folder holding executed/ and artifacts/ (default: report/)")
     b.add_argument("--force", action="store_true", help="rebuild even if nothing it depends on changed")
-    b.add_argument("--language", choices=i18n.LANGUAGES,
-                   help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf)")
+    b.add_argument("--language", choices=(*i18n.LANGUAGES, "all"),
+                   help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf); "
+                        "all: every edition, side by side")
     b.set_defaults(func=_report)
 
     t = command("translations", help="check the notebooks' templates and their Chinese (notebooks/zh/)")

@@ -145,7 +145,7 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
           optimizer: str = "adam", learning_rate: float | None = None,
           steps_per_execution: int = 32, jit_compile: bool | str = "auto",
           eval_batch_size: int = 2048, plateau_patience: int = 0, record_test: bool = False,
-          position: str = "") -> RunResult:
+          position: str = "", reuse: ModelCache | None = None) -> RunResult:
     """Build, compile and fit one model with a fixed seed; score it on the test set.
 
     The validation set is the only data used during training (for the curves);
@@ -167,18 +167,35 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
             as course paper 003 does, would add.
         position: where this run stands among its siblings ("2 of 3"), for the
             runner's progress line.
+        reuse: a :class:`ModelCache` whose compiled model trains instead, so that
+            runs of the same build and settings trace their functions once. The
+            result is bitwise the same and ``RunResult.model`` is still a model of
+            its own; only the epoch seconds differ (the first run's first epoch
+            includes the tracing, the other runs' do not).
     """
     keras = backend.keras()
 
+    def compile_model(m):
+        m.compile(
+            optimizer=make_optimizer(optimizer, learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+        )
+
+    # Fetched before seeding: building the cached model draws random numbers. The dtype
+    # policy is part of the key, since the same build computes in float16 under mixed precision.
+    settings = (build, keras.config.dtype_policy().name, optimizer, learning_rate, steps_per_execution, jit_compile)
+    trained = reuse.start(settings, build, compile_model) if reuse is not None else None
     keras.utils.set_random_seed(seed)
     model = build()
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-        jit_compile=jit_compile,
-    )
+    compile_model(model)
+    if trained is None:
+        trained = model
+    else:
+        # The fresh model's initial weights and seed-generator states, drawn under this seed.
+        _copy_variables(model.variables, trained.variables)
     timer = _epoch_timer()
     label = f"{model.name}, seed {seed}" + (f" ({position})" if position else "")
     callbacks = [timer, progress.keras_callback(label)]
@@ -189,13 +206,19 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
         ]
     recorder = _test_recorder(splits.x_test, eval_batch_size) if record_test else None
     callbacks += [recorder] if recorder else []
-    fit = model.fit(
+    fit = trained.fit(
         splits.x_train, splits.y_train,
         batch_size=batch_size, epochs=epochs, shuffle=True,
         validation_data=(splits.x_val, splits.y_val), validation_batch_size=eval_batch_size,
         callbacks=callbacks, verbose=0,
     )
-    probs = model.predict(splits.x_test, batch_size=eval_batch_size, verbose=0)
+    probs = trained.predict(splits.x_test, batch_size=eval_batch_size, verbose=0)
+    if trained is not model:
+        # The result keeps a model of its own: the trained weights and optimizer state.
+        _copy_variables(trained.variables, model.variables)
+        model.optimizer.build(model.trainable_variables)
+        _copy_variables(trained.optimizer.variables, model.optimizer.variables)
+        model.history = fit  # as fit sets it on the model it trains
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     ran = len(history["loss"])  # fewer than ``epochs`` if it stopped early
     progress.add_work(models.training_flops(
@@ -206,9 +229,57 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
     return RunResult(seed, model, history, timer.seconds, probs, accuracy, epochs_seen)
 
 
-def run_seeds(build, splits, seeds, **train_kwargs) -> list[RunResult]:
-    """Repeat :func:`train` for each seed; returns one RunResult per seed."""
-    return [train(build, splits, seed, position=f"{i} of {len(seeds)}", **train_kwargs)
+def _copy_variables(sources, targets) -> None:
+    """Assign each source variable's value to the target variable in the same place."""
+    for source, target in zip(sources, targets, strict=True):
+        if source.shape != target.shape:
+            raise ValueError(f"{source.path} has shape {source.shape} but {target.path} has {target.shape}; "
+                             "a build must make the same model every time")
+        target.assign(source.value)
+
+
+class ModelCache:
+    """One compiled model whose traced train, test and predict functions :func:`train` reuses.
+
+    Tracing them costs several seconds per run for a CNN on small data. A run that
+    reuses the model loads its own fresh initial weights, seed-generator states
+    and optimizer state into it, so it trains bitwise as a fresh model would.
+    Holds one model at a time: a run with another build or compile settings
+    replaces it. Use one for runs of the same recipe, e.g. cross-validation folds::
+
+        cache = training.ModelCache()
+        runs = [training.train(build, fold, seed, reuse=cache, **recipe) for fold in folds]
+    """
+
+    def __init__(self):
+        self._key = None
+        self._model = None
+        self._optimizer_start = None
+
+    def start(self, key, build, compile_model):
+        """The model for settings ``key``, its optimizer back at its initial state."""
+        if self._model is None or key != self._key:
+            self._key, self._model = key, build()
+            compile_model(self._model)
+            # Built now rather than by the first fit, to keep its initial values.
+            self._model.optimizer.build(self._model.trainable_variables)
+            self._optimizer_start = [v.numpy() for v in self._model.optimizer.variables]
+        # Iterations, moments and the learning rate (which ReduceLROnPlateau lowers).
+        for variable, value in zip(self._model.optimizer.variables, self._optimizer_start, strict=True):
+            variable.assign(value)
+        return self._model
+
+
+def run_seeds(build, splits, seeds, reuse: ModelCache | None = None, **train_kwargs) -> list[RunResult]:
+    """Repeat :func:`train` for each seed; returns one RunResult per seed.
+
+    The runs share one compiled model (``reuse``, a new :class:`ModelCache` if
+    None), so its functions are traced once; the results are bitwise those of
+    separate :func:`train` calls, but only the first run's first epoch seconds
+    include the tracing.
+    """
+    reuse = reuse if reuse is not None else ModelCache()
+    return [train(build, splits, seed, position=f"{i} of {len(seeds)}", reuse=reuse, **train_kwargs)
             for i, seed in enumerate(seeds, start=1)]
 
 

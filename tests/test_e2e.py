@@ -330,6 +330,13 @@ def test_a_text_edit_refreshes_the_executed_notebook_without_running_it(smoke, t
     chinese = nbformat.read(layout.rendered("zh") / executed.name, as_version=4)
     assert "A sentence added later." in [c.source for c in chinese.cells]  # untranslated yet: shown in English
     assert [c.get("outputs") for c in now.cells if c.cell_type == "code"] == outputs
+    # Both editions rebuild side by side and carry the sentence (the Chinese one in English, until translated).
+    editions = report.build_editions(edited, pipeline.default_layout().params / "report.yaml")
+    assert [[p.name for p in paths] for paths, _ in editions] == [
+        ["mnist_report.html", "mnist_report.pdf"], ["mnist_report_zh.html", "mnist_report_zh.pdf"]]
+    for (html, pdf), built in editions:
+        assert built and "A sentence added later." in html.read_text(encoding="utf-8")
+        assert "A sentence added later." in "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert _up_to_date_except(_run(layout), {"04_regularization": "refreshed"})  # and back
 
 

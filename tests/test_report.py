@@ -1,5 +1,7 @@
 """Report settings, output cleaning, contents and the reproducibility appendix."""
 
+import json
+
 import pytest
 from nbformat.v4 import new_markdown_cell
 
@@ -165,3 +167,34 @@ def test_code_appendix_lists_each_notebooks_code_but_not_the_injected_values(tmp
     assert "```python\nepochs = 10\n```" in text and "```python\nprint(epochs)\n```" in text
     assert "epochs = 2" not in text and text.count("```python") == 2
     assert report.code_appendix([tmp_path / "01_data.ipynb"], "zh").startswith("# 附录：代码")
+
+
+def test_pandoc_cache_converts_each_text_once_and_keeps_only_what_the_last_build_used(tmp_path, monkeypatch):
+    import nbconvert.filters
+
+    calls = []
+    monkeypatch.setattr("nbconvert.utils.pandoc.get_pandoc_version", lambda: "3.1")
+    monkeypatch.setattr(nbconvert.filters, "convert_pandoc",
+                        lambda source, fmt, to, extra_args=None: calls.append((source, fmt, to)) or f"{to}:{source}")
+    path = tmp_path / "pandoc.json"
+    first = report.PandocCache(path)
+    assert first.convert("*a*", "markdown", "latex") == "latex:*a*"
+    assert first.convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 1
+    assert first.convert("*a*", "markdown", "json", extra_args=[]) == "json:*a*" and len(calls) == 2
+    first.save()
+    second = report.PandocCache(path)  # the next build: one text unchanged, one new
+    assert second.convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 2
+    assert second.convert("*b*", "markdown", "latex") == "latex:*b*" and len(calls) == 3
+    second.save()
+    assert sorted(json.loads(path.read_text()).values()) == ["latex:*a*", "latex:*b*"]
+    path.write_text("{damaged")
+    assert report.PandocCache(path).convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 4
+
+
+def test_pandoc_cache_gives_what_pandoc_gives(tmp_path):
+    from nbconvert.filters import convert_pandoc
+
+    text = "Some *emphasis*, $x^2$ and a [link](https://example.org)."
+    cached = report.PandocCache(tmp_path / "pandoc.json")
+    for _ in range(2):
+        assert cached.convert(text, "markdown", "latex") == convert_pandoc(text, "markdown", "latex")

@@ -92,6 +92,110 @@ def test_run_seeds_returns_per_seed_histories_and_scores(tiny_splits):
     assert runs[0].test_accuracy == evaluation.accuracy(tiny_splits.y_test, runs[0].test_probs)
 
 
+def _toy_mnist(noise: float = 0.0, seed: int = 0):
+    """The tiny_splits digits; ``noise``: the share of training labels replaced by random ones."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(10, dtype=np.uint8), 30)
+    x = rng.integers(0, 40, (300, 28, 28)).astype(np.uint8)
+    x[np.arange(300), y * 2, :] = 255
+    labels = y.copy()
+    flip = rng.random(300) < noise
+    labels[flip] = rng.integers(0, 10, flip.sum())
+    return data.Mnist(x, labels, x[:100], y[:100], "synthetic", {})
+
+
+def _bits(variables):
+    return [v.numpy().tobytes() for v in variables]
+
+
+def _assert_same_runs(fresh, reused):
+    """Bitwise the same runs: histories, predictions, final weights, seed states and optimizer state."""
+    assert len(fresh) == len(reused)
+    for a, b in zip(fresh, reused):
+        assert a.seed == b.seed and a.history == b.history
+        assert np.array_equal(a.test_probs, b.test_probs) and a.test_accuracy == b.test_accuracy
+        assert (a.epoch_test_predictions is None) == (b.epoch_test_predictions is None)
+        assert a.epoch_test_predictions is None or np.array_equal(a.epoch_test_predictions, b.epoch_test_predictions)
+        assert _bits(a.model.variables) == _bits(b.model.variables)  # seed-generator states included
+        assert _bits(a.model.optimizer.variables) == _bits(b.model.optimizer.variables)
+
+
+def _dropout_mlp():
+    keras = backend.keras()
+    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")],
+                            name="dropout_mlp")
+
+
+def _batch_norm_mlp():
+    keras = backend.keras()
+    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16),
+                             keras.layers.BatchNormalization(momentum=0.5), keras.layers.Activation("relu"),
+                             keras.layers.Dense(10, activation="softmax")], name="batch_norm_mlp")
+
+
+@pytest.mark.parametrize("case", ["dropout", "batch norm, plateau", "augmented cnn"])
+def test_run_seeds_reusing_one_model_equals_fresh_training(tiny_splits, case):
+    """run_seeds trains every seed on one compiled model; each run must still be bitwise the run
+    a fresh model gives: dropout and augmentation draw from reset seed states, batch norm's
+    statistics, the optimizer's moments and the learning rate that ReduceLROnPlateau lowers
+    start over, and the mini-batch order is the seed's."""
+    training.set_determinism()
+    splits, seeds = tiny_splits, [0, 1]
+    if case == "dropout":
+        build, recipe = _dropout_mlp, {"epochs": 2, "batch_size": 32, "record_test": True}
+    elif case == "batch norm, plateau":
+        # Noisy labels: the validation loss soon rises, so the rate drops and training stops early.
+        splits = data.split(_toy_mnist(noise=0.3), validation_size=50, seed=0)
+        build, recipe = _batch_norm_mlp, {"epochs": 12, "batch_size": 32, "learning_rate": 0.1, "plateau_patience": 2}
+    else:
+        build = functools.partial(models.build_cnn, widths=(4, 8), convs_per_block=1, dense=16,
+                                  augment={}, bn_momentum=0.5)
+        recipe = {"epochs": 1, "batch_size": 64}
+    fresh = [training.train(build, splits, seed, **recipe) for seed in seeds]
+    _assert_same_runs(fresh, training.run_seeds(build, splits, seeds, **recipe))
+    if case == "batch norm, plateau":  # both callbacks did act
+        assert any(len(r.history["loss"]) < recipe["epochs"] for r in fresh)
+        assert all(r.history["learning_rate"][-1] < 0.1 for r in fresh)
+
+
+def test_reused_runs_keep_models_of_their_own(tiny_splits, tmp_path):
+    """Each result's model holds its own run's weights: it predicts its recorded test
+    probabilities, and saves and reloads."""
+    training.set_determinism()
+    keras = backend.keras()
+    runs = training.run_seeds(_dropout_mlp, tiny_splits, [0, 1], epochs=2, batch_size=32)
+    assert runs[0].model is not runs[1].model
+    assert _bits(runs[0].model.weights) != _bits(runs[1].model.weights)
+    for run in runs:
+        assert np.array_equal(run.model.predict(tiny_splits.x_test, batch_size=2048, verbose=0), run.test_probs)
+    runs[0].model.save(tmp_path / "first.keras")
+    reloaded = keras.models.load_model(tmp_path / "first.keras")
+    assert np.array_equal(reloaded.predict(tiny_splits.x_test, batch_size=2048, verbose=0), runs[0].test_probs)
+
+
+def test_model_cache_reuses_across_train_calls(tiny_splits):
+    """A ModelCache shared by train calls (cross-validation folds: other data, same recipe)
+    builds its model once, and each call equals a fresh one."""
+    training.set_determinism()
+    builds = []
+
+    def build():
+        builds.append(1)
+        return _dropout_mlp()
+
+    # Two folds, then other settings, which replace the cached model.
+    runs = [(tiny_splits, "adam"), (data.split(_toy_mnist(seed=1), validation_size=60, seed=1), "adam"),
+            (tiny_splits, "sgd")]
+    fresh = [training.train(build, fold, 5, epochs=2, batch_size=32, optimizer=opt) for fold, opt in runs]
+    cache = training.ModelCache()
+    del builds[:]
+    reused = [training.train(build, fold, 5, epochs=2, batch_size=32, optimizer=opt, reuse=cache)
+              for fold, opt in runs]
+    assert len(builds) == 2 + len(runs)  # the cache's two models, and each run's own
+    _assert_same_runs(fresh, reused)
+
+
 def test_restore_best_puts_back_each_branchs_best_epoch(tiny_splits):
     training.set_determinism()
     build = lambda k: models.build_mlp_branches(k, hidden=(32,))  # noqa: E731
