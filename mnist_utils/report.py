@@ -556,9 +556,9 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         return _build(layout, settings_path, include_code, force, language, warn)
 
 
-def build_editions(layout: Layout, settings_path: Path, languages=i18n.LANGUAGES, include_code: bool | None = None,
+def build_editions(layout: Layout, settings_path: Path, include_code: bool | None = None,
                    force: bool = False) -> list[tuple[list[Path], bool]]:
-    """:func:`build` for each of ``languages``, side by side in separate processes.
+    """:func:`build` for every edition (``i18n.LANGUAGES``), side by side in separate processes.
 
     Each edition spends most of its time in single-threaded work (pandoc, xelatex,
     nbconvert's templates), so on two cores both editions take about as long as one.
@@ -569,16 +569,14 @@ def build_editions(layout: Layout, settings_path: Path, languages=i18n.LANGUAGES
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    languages = list(languages)
-    command = f"mnist-study report --language {' '.join(languages)}"
-    with report_lock(layout.report, command):
-        workers = min(len(languages), os.cpu_count() or 1)
+    with report_lock(layout.report, "mnist-study report --language all"):
+        workers = min(len(i18n.LANGUAGES), os.cpu_count() or 1)
         if workers < 2:
-            return [_build(layout, settings_path, include_code, force, lang, _to_stderr) for lang in languages]
+            return [_build(layout, settings_path, include_code, force, lang, _to_stderr) for lang in i18n.LANGUAGES]
         # fork: the children start with this process's imports instead of importing again.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [pool.submit(_build, layout, settings_path, include_code, force, lang, _to_stderr)
-                       for lang in languages]
+                       for lang in i18n.LANGUAGES]
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             raise errors[0]

@@ -474,7 +474,8 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
         rate = ", rates " + ", ".join(f"{r:g}" for r in learning_rate.values())
     else:
         rate = ""
-    what = f"{k} seed{'s' * (k > 1)}" if len(parts) == 1 else f"{len(parts)} configurations x {k} seed{'s' * (k > 1)}"
+    seeds_shown = f"{k} seed{'s' * (k > 1)}"
+    what = seeds_shown if len(parts) == 1 else f"{len(parts)} configurations x {seeds_shown}"
     shown = progress.keras_callback(f"{model.name} ({what} side by side, {optimizer}{rate})")
     model.fit(splits.x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
               callbacks=[timer, shown, validation], verbose=0)

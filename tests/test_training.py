@@ -8,15 +8,22 @@ import pytest
 from mnist_utils import backend, data, evaluation, models, training
 
 
-@pytest.fixture(scope="module")
-def tiny_splits():
-    rng = np.random.default_rng(0)
+def _toy_mnist(noise: float = 0.0, seed: int = 0):
+    """Separable toy digits (class d lights up row 2d); ``noise``: the share of training labels
+    replaced by random ones."""
+    rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(10, dtype=np.uint8), 30)
-    # Separable toy digits: class d lights up row d.
     x = rng.integers(0, 40, (300, 28, 28)).astype(np.uint8)
     x[np.arange(300), y * 2, :] = 255
-    mnist = data.Mnist(x, y, x[:100], y[:100], "synthetic", {})
-    return data.split(mnist, validation_size=50, seed=0)
+    labels = y.copy()
+    flip = rng.random(300) < noise
+    labels[flip] = rng.integers(0, 10, flip.sum())
+    return data.Mnist(x, labels, x[:100], y[:100], "synthetic", {})
+
+
+@pytest.fixture(scope="module")
+def tiny_splits():
+    return data.split(_toy_mnist(), validation_size=50, seed=0)
 
 
 def test_each_branch_gets_exactly_its_own_gradient():
@@ -90,18 +97,6 @@ def test_run_seeds_returns_per_seed_histories_and_scores(tiny_splits):
     assert runs[0].history != runs[1].history
     assert runs[0].test_probs.shape == (100, 10)
     assert runs[0].test_accuracy == evaluation.accuracy(tiny_splits.y_test, runs[0].test_probs)
-
-
-def _toy_mnist(noise: float = 0.0, seed: int = 0):
-    """The tiny_splits digits; ``noise``: the share of training labels replaced by random ones."""
-    rng = np.random.default_rng(seed)
-    y = np.repeat(np.arange(10, dtype=np.uint8), 30)
-    x = rng.integers(0, 40, (300, 28, 28)).astype(np.uint8)
-    x[np.arange(300), y * 2, :] = 255
-    labels = y.copy()
-    flip = rng.random(300) < noise
-    labels[flip] = rng.integers(0, 10, flip.sum())
-    return data.Mnist(x, labels, x[:100], y[:100], "synthetic", {})
 
 
 def _bits(variables):
