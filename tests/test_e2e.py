@@ -54,7 +54,11 @@ def test_metrics_are_real_results(smoke):
     assert {"none", "L2 0.001", "dropout 0.5", "batch norm", "early stopping"} <= settings
     assert len(reg["capacity"]) == 4 and reg["best"]["setting"] in settings - {"none"}
     cnn = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())
-    assert [m["model"] for m in cnn["models"]] == ["paper 001 CNN", "LeNet-5", "BN-CNN", "our CNN", "our CNN, no augmentation"]
+    assert [m["model"] for m in cnn["models"]] == ["paper 001 CNN", "LeNet-5", "BN-CNN", "our CNN"]
+    # The smoke profile's ablation trains both arms on a 500-image subset, as the full profile does on 5,000.
+    assert cnn["ablation"]["train_size"] == 500
+    assert {name: len(runs) for name, runs in cnn["ablation"]["runs"].items()} == {"our CNN": 2, "our CNN, no augmentation": 2}
+    assert cnn["ablation"]["runs"]["our CNN"][0]["test_accuracy"] != cnn["runs"]["our CNN"][0]["test_accuracy"]
     assert cnn["models"][0]["multiply-adds (M)"] == pytest.approx(0.513792)  # paper 001's CNN, counted by hand
     assert len(cnn["cross_validation"]["fold_accuracy"]) == 2 and 0 < cnn["ours"]["ensemble_test_accuracy"] < 1
     errors = json.loads((layout.artifacts / "06_error_analysis" / "metrics.json").read_text())
@@ -65,6 +69,19 @@ def test_metrics_are_real_results(smoke):
     assert [r["model"] for r in errors["calibration"]] == ["MLP", "CNN"]
     assert errors["robustness"]["FGSM ε"]["CNN"]["levels"] == [0.0, 0.1, 0.3]
     assert 0 < errors["sklearn_digits_accuracy"]["CNN"] < 1
+
+
+def test_the_planned_training_work_bounds_what_the_run_did(smoke):
+    """budget.planned_flops is an upper bound of each notebook's recorded work, and not a loose one."""
+    from mnist_utils import budget
+
+    layout, record, _ = smoke
+    notebooks = pipeline.discover(layout.notebooks)
+    planned = budget.planned_flops(pipeline.resolve_parameters(notebooks, pipeline.read_profile(layout.params, "smoke")["notebooks"]))
+    assert set(planned) == {stem for stem, nb in record["notebooks"].items() if nb["training_flops"]}
+    for stem, flops in planned.items():
+        # Recorded work leaves out the test predictions of side-by-side models; the BN-CNN may stop early.
+        assert 0.5 * flops <= record["notebooks"][stem]["training_flops"] <= flops, stem
 
 
 def test_exported_cnn_loads_and_agrees_with_keras(smoke):

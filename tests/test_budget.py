@@ -1,0 +1,63 @@
+"""The full profile's training budget (DESIGN.md: at most 60 TFLOP), counted before anything runs."""
+
+import pytest
+
+from mnist_utils import budget, data, models, pipeline
+
+LIMIT = 60e12
+
+
+def _planned(profile: str, **changes) -> dict[str, float]:
+    """Planned FLOPs per notebook of ``profile`` as the runner resolves it, with ``changes``
+    ({notebook stem: {parameter: value}}) on top."""
+    layout = pipeline.default_layout()
+    notebooks = pipeline.discover(layout.notebooks)
+    sections = pipeline.read_profile(layout.params, profile)["notebooks"]
+    for stem, values in changes.items():
+        sections[stem] = {**sections.get(stem, {}), **values}
+    return budget.planned_flops(pipeline.resolve_parameters(notebooks, sections))
+
+
+def test_the_full_profile_plans_at_most_60_tflop():
+    planned = _planned("full")
+    assert set(planned) == {"02_mlp_baseline", "03_optimizers_activations", "04_regularization", "05_cnn",
+                            "07_course_papers"}
+    assert sum(planned.values()) <= LIMIT, {stem: round(f / 1e12, 2) for stem, f in planned.items()}
+
+
+def test_an_edit_that_doubles_an_epoch_count_breaks_the_budget():
+    """The bound has little slack: doubling our CNN's epochs, or notebook 03's grid, goes over it."""
+    assert sum(_planned("full", **{"05_cnn": {"cnn_epochs": 20}}).values()) > LIMIT
+    assert sum(_planned("full", **{"03_optimizers_activations": {"epochs": 10}}).values()) > LIMIT
+
+
+def test_the_extended_profile_keeps_the_earlier_design_and_its_cost():
+    """params/extended.yaml is the study before the budget: about three times the work."""
+    assert sum(_planned("extended").values()) > 3 * LIMIT
+
+
+def test_a_notebooks_plan_is_its_runs_counted_by_hand():
+    """Notebook 02: seeds x (epochs over the training images, the validation set after each, the test set once)."""
+    parameters = {"seeds": [0, 1, 2], "epochs": 10, "hidden_units": 128, "train_limit": 0}
+    macs = 784 * 128 + 128 * 10
+    by_hand = 3 * (6 * macs * 10 * 54_000 + 2 * macs * (10 * data.VALIDATION_SIZE + 10_000))
+    assert budget.planned_flops({"02_mlp_baseline": parameters}) == {"02_mlp_baseline": by_hand}
+    limited = budget.planned_flops({"02_mlp_baseline": {**parameters, "train_limit": 6000}})["02_mlp_baseline"]
+    assert limited == 3 * (6 * macs * 10 * 6000 + 2 * macs * (10 * data.VALIDATION_SIZE + 10_000))
+
+
+def test_the_ablation_trains_both_arms_only_on_a_subset():
+    """On a subset both arms are new runs; on all images the augmented arm is our CNN's headline runs."""
+    full = pipeline.resolve_parameters(pipeline.discover(pipeline.default_layout().notebooks), {})["05_cnn"]
+    ours = models.build_cnn(widths=tuple(full["cnn_widths"]))
+
+    def run(images):  # one run of our CNN on ``images`` training images
+        return models.training_flops(ours, trained=full["cnn_epochs"] * images,
+                                     evaluated=full["cnn_epochs"] * data.VALIDATION_SIZE + 10_000)
+
+    seeds = len(full["cnn_seeds"])
+    subset = budget.planned_flops({"05_cnn": {**full, "ablation_train_limit": 4000}})["05_cnn"]
+    whole = budget.planned_flops({"05_cnn": {**full, "ablation_train_limit": 0}})["05_cnn"]
+    assert subset - whole == pytest.approx(2 * seeds * run(4000) - seeds * run(54_000))
+    # A "subset" at least as large as the training set is the training set.
+    assert budget.planned_flops({"05_cnn": {**full, "ablation_train_limit": 60_000}})["05_cnn"] == whole
