@@ -100,9 +100,11 @@ def train_one(name: str, seed: int, epochs: int, warmup: int, results: Path) -> 
     schedule = training.learning_rate_schedule("cosine", rate, epochs, steps, warmup_epochs=warmup)
     run = training.train(lambda: build(name, keras), splits, seed, epochs=epochs, batch_size=batch,
                          learning_rate=schedule)
-    stem = results / f"{name}_e{epochs}_s{seed}"
-    np.save(stem.with_suffix(".npy"), run.test_probs)
-    stem.with_suffix(".json").write_text(json.dumps({
+    # Appended, not Path.with_suffix: a name such as "vgg12@lr=0.005" holds a dot, and with_suffix
+    # would cut it there, so every seed of that candidate would write one file.
+    stem = f"{name}_e{epochs}_s{seed}"
+    np.save(results / f"{stem}.npy", run.test_probs)
+    (results / f"{stem}.json").write_text(json.dumps({
         "name": name, "seed": seed, "epochs": epochs, "warmup": warmup, "test": run.test_accuracy,
         "val": run.history["val_accuracy"], "macs": models.multiply_adds(run.model),
         "params": run.model.count_params()}))
@@ -116,7 +118,7 @@ def summarize(results: Path, y_test) -> list[dict]:
     groups = {}
     for path in sorted(results.glob("*.json")):
         run = json.loads(path.read_text())
-        run["probs"] = np.load(path.with_suffix(".npy"))
+        run["probs"] = np.load(path.with_suffix(".npy"))  # "x@lr=0.005_e10_s0.json": only ".json" goes
         groups.setdefault((run["name"], run["epochs"]), []).append(run)
     summary = []
     for (name, epochs), runs in sorted(groups.items()):

@@ -125,7 +125,9 @@ def logits_model(model):
         scores = keras.ops.matmul(features, last.kernel) + last.bias
     else:
         raise ValueError(f"{model.name}: no softmax output layer to take the logits from")
-    return keras.Model(inputs, keras.layers.Reshape((10,))(scores))
+    # An unnamed Reshape would take the next "reshape_N" of this process, which a loaded model
+    # saved by another process may already use ("The name ... is used 2 times in the model").
+    return keras.Model(inputs, keras.layers.Reshape((10,), name="scores")(scores))
 
 
 def fgsm(model, images: np.ndarray, labels: np.ndarray, epsilon: float, batch_size: int = 1000) -> np.ndarray:

@@ -59,9 +59,11 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
         x = dense("bi,kih->bkh" if i == 1 else "bkh,khj->bkj", units, f"hidden_{i}")(x)
         if batch_norm:
             # Flatten (branch, unit) so each branch and unit has its own statistics.
-            x = keras.layers.Reshape((k * units,))(x)
+            # Named, not left to Keras's process-wide counter: a model that adds an unnamed
+            # Reshape to this one (analysis.logits_model) could otherwise repeat a name.
+            x = keras.layers.Reshape((k * units,), name=f"flatten_branches_{i}")(x)
             x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
-            x = keras.layers.Reshape((k, units))(x)
+            x = keras.layers.Reshape((k, units), name=f"split_branches_{i}")(x)
         x = keras.layers.Activation(activation, name=f"{activation}_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_utils import analysis, backend
+from mnist_utils import analysis, backend, models
 
 
 def test_per_class_report_agrees_with_accuracy():
@@ -111,3 +111,25 @@ def test_logits_model_recovers_the_scores_and_fgsm_moves_saturated_digits(kind):
     np.testing.assert_allclose(analysis.scale(analysis.logits_model(model).predict(images, verbose=0), 1.0), probs, atol=1e-6)
     adv = analysis.fgsm(model, images, probs.argmax(axis=1), 0.05)
     np.testing.assert_allclose(np.abs(adv - images), 0.05, atol=1e-6)  # every pixel moved, no masking
+
+
+def test_logits_model_of_a_batch_norm_mlp_saved_by_another_process(tmp_path):
+    """Notebook 06 loads 04's best MLP in a new kernel: the layers both add must not share a name.
+
+    Keras names an unnamed layer from a process-wide counter ("reshape", "reshape_1", ...), which
+    starts again in every process; two unnamed Reshapes, one saved and one added, then collide.
+    """
+    import functools
+
+    keras = backend.keras()
+    build = functools.partial(models.build_mlp_branches, hidden=(8, 8), batch_norm=True)
+    keras.backend.clear_session()  # the process that trains and saves
+    keras.utils.set_random_seed(0)
+    best = models.single_branch(build(2), 1, build)
+    best.save(tmp_path / "best_mlp.keras")
+    keras.backend.clear_session()  # the process that loads it
+    loaded = keras.models.load_model(tmp_path / "best_mlp.keras")
+    images = np.random.default_rng(0).uniform(0, 1, (4, 28, 28)).astype(np.float32)
+    for _ in range(10):  # as its counter climbs, an unnamed layer would reach each saved one's name
+        scores = analysis.logits_model(loaded).predict(images, verbose=0)
+    np.testing.assert_allclose(analysis.scale(scores, 1.0), loaded.predict(images, verbose=0), atol=1e-5)

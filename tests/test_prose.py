@@ -154,3 +154,14 @@ def test_number_filters_are_also_functions_for_markdown_tables():
     for language in ("en", "zh"):
         assert prose.render_text("{{ pm(x) }} {{ num(y, 1) }} {{ and_list(z) }}", {"x": x, "y": 2.25, "z": [1, 2]}, language) \
             == prose.render_text('{{ x | pm }} {{ y | num(1) }} {{ z | and_list }}', {"x": x, "y": 2.25, "z": [1, 2]}, language)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_profile_note_calls_only_the_smoke_profiles_numbers_not_results(language):
+    """A longer profile (extended, record) is not a smoke run: its note names its file instead."""
+    smoke = prose.section("profile_note", {"profile": "smoke", "overrides": {}}, language)
+    extended = prose.section("profile_note", {"profile": "extended", "overrides": {}}, language)
+    assert ("not results" if language == "en" else "不是研究结果") in smoke
+    assert ("not results" if language == "en" else "不是研究结果") not in extended
+    assert "`params/extended.yaml`" in extended and "`smoke`" in smoke
+    assert prose.profile_note("full", language) is None
