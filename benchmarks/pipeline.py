@@ -138,7 +138,15 @@ def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as tmp:
         notebooks, report_dir = Path(tmp) / "notebooks", Path(tmp) / "report"
         shutil.copytree(ROOT / "notebooks", notebooks)
-        run_s, report_s = build(profile, notebooks, report_dir)
+        try:
+            run_s, report_s = build(profile, notebooks, report_dir)
+        except subprocess.CalledProcessError as e:
+            # The notebooks that finished may have taken most of an hour: keep them for --only.
+            kept = Path(tempfile.mkdtemp(prefix=f"bench-{profile}-failed-"))
+            shutil.copytree(report_dir, kept / "report")
+            raise SystemExit(f"{profile} build failed (see the error above); its report folder is kept in "
+                             f"{kept / 'report'}: `mnist-study run --profile {profile} --report-dir "
+                             f"{kept / 'report'}` runs only what did not finish") from e
         if keep is not None:
             keep_report(report_dir, keep)
         record = json.loads((report_dir / "artifacts" / "run.json").read_text())
