@@ -16,7 +16,6 @@ from mnist_utils import data, models
 
 TRAIN_IMAGES = 60_000 - data.VALIDATION_SIZE  # the training split of data.split
 TEST_IMAGES = 10_000
-TERA = 1e12
 
 
 def _images(train_limit: int) -> int:
@@ -66,12 +65,12 @@ def _optimizers(p: dict) -> float:
 
 def _regularization(p: dict) -> float:
     capacity = sum(_branches(_mlp((width,) * depth), len(p["capacity_seeds"]), p["capacity_epochs"],
-                         _images(p["capacity_train_limit"]))
+                             _images(p["capacity_train_limit"]))
                    for depth in p["capacity_depths"] for width in p["capacity_widths"])
     # none, each L2, each dropout, the combination, batch norm (early stopping reuses "none")
     settings = 3 + len(p["l2_values"]) + len(p["dropout_values"])
     return capacity + _branches(_mlp(tuple(p["hidden"])), settings * len(p["seeds"]), p["epochs"],
-                            _images(p["train_limit"]))
+                                _images(p["train_limit"]))
 
 
 def _cnns(p: dict) -> float:

@@ -55,7 +55,7 @@ def test_metrics_are_real_results(smoke):
     assert len(reg["capacity"]) == 4 and reg["best"]["setting"] in settings - {"none"}
     cnn = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())
     assert [m["model"] for m in cnn["models"]] == ["paper 001 CNN", "LeNet-5", "BN-CNN", "our CNN"]
-    # The smoke profile's ablation trains both arms on a 500-image subset, as the full profile does on 5,000.
+    # The smoke profile's ablation trains both arms on a 500-image subset, as the full profile does on 4,000.
     assert cnn["ablation"]["train_size"] == 500
     assert {name: len(runs) for name, runs in cnn["ablation"]["runs"].items()} == {"our CNN": 2, "our CNN, no augmentation": 2}
     assert cnn["ablation"]["runs"]["our CNN"][0]["test_accuracy"] != cnn["runs"]["our CNN"][0]["test_accuracy"]
