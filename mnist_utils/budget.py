@@ -16,6 +16,7 @@ from mnist_utils import data, models
 
 TRAIN_IMAGES = 60_000 - data.VALIDATION_SIZE  # the training split of data.split
 TEST_IMAGES = 10_000
+LIMIT = 60e12  # the full profile's training budget in FLOPs (DESIGN.md, "Experiment budget")
 
 
 def _images(train_limit: int) -> int:
