@@ -14,7 +14,7 @@ ENV_DIR := .venv
 endif
 BIN := $(ENV_DIR)/bin
 
-.PHONY: setup data run report test lab bench clean
+.PHONY: setup data run report test lab bench mutants clean
 
 setup:            ## system packages, Python environment, Jupyter kernel
 	@bash scripts/setup.sh "$(ENV_DIR)"
@@ -28,7 +28,7 @@ run: data         ## bring the notebooks up to date (PROFILE=full|smoke|record, 
 report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date (LANGUAGE=zh: mnist_report_zh.*; LANGUAGE=all: both, side by side)
 	$(BIN)/mnist-study report $(if $(FORCE),--force) $(if $(LANGUAGE),--language $(LANGUAGE))
 
-test: setup       ## unit tests and the end-to-end smoke run
+test: data        ## unit tests and the end-to-end smoke run (MNIST fetched and verified first, never inside a test)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: setup        ## JupyterLab on the project: START_HERE says where the source and the executed notebooks are
@@ -36,6 +36,10 @@ lab: setup        ## JupyterLab on the project: START_HERE says where the source
 
 bench: setup      ## time smoke and full runs; writes benchmarks/results/pipeline.json
 	$(BIN)/python benchmarks/pipeline.py
+
+mutants: setup    ## mutation testing of papers.py, validation.py and evaluation.py; writes benchmarks/results/mutants.json
+	$(BIN)/python -m pip install -q -e ".[dev,mutants]"
+	$(BIN)/python benchmarks/mutants.py
 
 clean:            ## remove generated report files (keeps the data cache and .venv)
 	rm -rf report/executed report/artifacts report/failed report/.staging report/mnist_report.html report/mnist_report.pdf report/.report-inputs.json report/mnist_report_zh.html report/mnist_report_zh.pdf report/.report-inputs.zh.json report/.latex

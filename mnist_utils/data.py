@@ -273,6 +273,11 @@ def fetch(folder: Path | None = None, timeout: float = 60.0, log=print) -> Path:
     )
 
 
+def is_cached(folder: Path | None = None) -> bool:
+    """Whether the MNIST files are in the cache (``folder`` or :func:`cache_dir`), so loading them downloads nothing."""
+    return _cached_source(Path(folder) if folder is not None else cache_dir()) is not None
+
+
 def load_mnist(folder: Path | None = None, download: bool = True) -> Mnist:
     """Load the verified MNIST arrays as uint8, fetching them first if allowed."""
     folder = Path(folder) if folder is not None else cache_dir()

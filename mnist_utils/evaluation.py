@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SIGNIFICANT = 0.05  # a McNemar p below this counts as a significant difference
+
 
 def accuracy(y_true: np.ndarray, probs: np.ndarray) -> float:
     """Fraction of rows whose arg-max class equals the label."""
@@ -115,7 +117,7 @@ def seconds_to_reach(epoch_seconds: list[float], accuracies: list[float], thresh
 def mcnemar_tally(tests: list[dict]) -> dict:
     """Count a list of seed-by-seed :func:`mcnemar` results of A against B, for the ``verdict``
     sentence of the templates: ``pairs``, ``better`` (A right where B is wrong more often than
-    the reverse), ``won`` and ``lost`` (significant, p < 0.05, in A's favour or against it).
+    the reverse), ``won`` and ``lost`` (significant, p < :data:`SIGNIFICANT`, in A's favour or against it).
 
     A difference counts as significant only in the direction it points: "better in 2 of 3
     seed pairs, significantly in 1" never counts a significant loss.
@@ -123,4 +125,5 @@ def mcnemar_tally(tests: list[dict]) -> dict:
     better = [t for t in tests if t["a_only"] > t["b_only"]]
     worse = [t for t in tests if t["a_only"] < t["b_only"]]
     return {"pairs": len(tests), "better": len(better),
-            "won": sum(t["p_value"] < 0.05 for t in better), "lost": sum(t["p_value"] < 0.05 for t in worse)}
+            "won": sum(t["p_value"] < SIGNIFICANT for t in better),
+            "lost": sum(t["p_value"] < SIGNIFICANT for t in worse)}

@@ -156,7 +156,7 @@ def environment(language: str = "en"):
     # The number filters also as functions, {{ pm(x) }}: inside a markdown table a "|" would split the cell
     # in the source notebook's view.
     env.globals.update(pct=pct, pm=pm, points=points, signed=signed, num=num, thousands=thousands,
-                       pvalue=pvalue, plural=plural, and_list=and_list)
+                       pvalue=pvalue, plural=plural, and_list=and_list, significant=evaluation.SIGNIFICANT)
     # Sentences several notebooks write (templates/sections/macros.<language>.md) are callable everywhere.
     from jinja2.runtime import Macro
 

@@ -54,7 +54,9 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
     runs = record.get("notebooks", {})
     profiles = sorted({n["profile"] for n in runs.values()})
     overridden = any(n.get("overrides") for n in runs.values())
+    env = record.get("environment", {})
     out = {"profiles": profiles, "reduced": profiles not in ([], ["full"]) or overridden, "overridden": overridden,
+           "machine": {"cpu_count": env.get("cpu_count"), "gpus": len(env.get("gpus") or [])},
            "baseline": None, "optimizers": None, "regularization": None, "cnn": None, "errors": None,
            "papers": None}
     if (m := metrics.get("02_mlp_baseline")) is not None:
@@ -65,7 +67,9 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
         out["optimizers"] = {"activation": best["activation"], "optimizer": best["optimizer"],
                              "test_accuracy": best["test_accuracy"],
                              "relu_adam_best": (best["activation"], best["optimizer"]) == ("relu", "adam"),
-                             "relu_adam_test_accuracy": m.get("relu_adam_test_accuracy")}
+                             "relu_adam_test_accuracy": m.get("relu_adam_test_accuracy"),
+                             "optimizers": len({r["optimizer"] for r in m["runs"]}),
+                             "activations": len({r["activation"] for r in m["runs"]})}
     if (m := metrics.get("04_regularization")) is not None:
         out["regularization"] = {"hidden": m["hidden"], "setting": m["best"]["setting"],
                                  "test_accuracy": m["best"]["test_accuracy"], "meets_target": m["best"]["meets_target"],
@@ -75,6 +79,7 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
         int8, keras = exports.get("TFLite int8"), exports.get("Keras")
         out["cnn"] = {"test_accuracy": m["ours"]["test_accuracy"], "ensemble": m["ours"]["ensemble_test_accuracy"],
                       "seeds": len(m.get("runs", {}).get("our CNN", [])),
+                      "warmup_epochs": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_warmup_epochs"),
                       "int8_accuracy": int8["test accuracy (%)"] if int8 and keras else None,
                       "int8_smaller": keras["file size (KB)"] / int8["file size (KB)"] if int8 and keras else None}
     if (m := metrics.get("06_error_analysis")) is not None:

@@ -9,6 +9,18 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test that needs the real MNIST fails at once, before its fixtures, when the data cache
+    lacks it: `make test` fetches and verifies it first (`make data`); no test downloads it."""
+    if item.get_closest_marker("mnist") or item.get_closest_marker("e2e"):
+        from mnist_utils import data
+
+        if not data.is_cached():
+            pytest.fail(f"this test needs the real MNIST in {data.cache_dir()}: run `make data` "
+                        f"(or `mnist-study data`) first", pytrace=False)
+
+
 RUNNER_CELL = (
     'profile: str = "full"  # set by the runner\n'
     'artifacts_dir: str = "."  # set by the runner\n'

@@ -132,3 +132,52 @@ def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
     assert one.endswith("in 0 of 1 seed pair, significantly (McNemar p < 0.05) in 0.")
     assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": tally}, "zh") == (
         "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，其中 1 个显著（McNemar p < 0.05）；有 1 个显著更差。")
+
+
+def test_scores_and_summaries_in_full():
+    assert evaluation.accuracy(np.array([1, 0, 1]), np.array([[0.2, 0.8], [0.9, 0.1], [0.7, 0.3]])) == 2 / 3
+    assert evaluation.mean_std([0.5, 0.75]) == (0.625, pytest.approx(0.1767767))  # two values have a deviation
+    assert evaluation.mean_std([1, 2]) == (1.5, pytest.approx(0.7071068)) and evaluation.mean_std([3])[1] is None
+    assert evaluation.summary([0.5, 0.75]) == {"mean": 0.625, "std": pytest.approx(0.1767767), "n": 2}
+    assert evaluation.format_pct(0.97812, 0.00091, digits=3) == "97.812 ± 0.091 %"
+    assert evaluation.class_counts(np.array([0, 0, 3])).tolist() == [2, 0, 0, 1, 0, 0, 0, 0, 0, 0]  # ten digits
+    tied = np.array([[0.1, 0.9], [0.1, 0.9], [0.2, 0.8], [0.1, 0.9]])
+    assert evaluation.misclassified(np.zeros(4, dtype=int), tied).tolist() == [0, 1, 3, 2]  # ties keep their order
+    assert evaluation.misclassified(np.zeros(4, dtype=int), tied, n=2).tolist() == [0, 1]
+
+
+def test_mcnemar_in_full_and_with_equal_disagreements():
+    y = np.zeros(8, dtype=int)
+    a, b = np.array([0, 0, 0, 1, 1, 0, 0, 0]), np.array([1, 1, 0, 0, 0, 0, 0, 1])
+    assert evaluation.mcnemar(y, a, b) == {"a_only": 3, "b_only": 2, "accuracy_a": 0.75, "accuracy_b": 0.625,
+                                           "p_value": 1.0}
+    b[7] = 0  # 2 against 2: p = 1 by the binomial test itself
+    assert evaluation.mcnemar(y, a, b)["p_value"] == 1.0
+    one_sided = np.array([1, 1, 1, 1, 1, 1, 0, 0])  # B wrong on 6 digits A gets right: p = 2 / 2^6
+    assert evaluation.mcnemar(y, np.zeros(8, dtype=int), one_sided)["p_value"] == pytest.approx(2 / 64)
+
+
+def test_mcnemar_tally_at_the_threshold_and_on_a_tie():
+    at = {"a_only": 30, "b_only": 10, "p_value": evaluation.SIGNIFICANT}
+    below = {"a_only": 10, "b_only": 30, "p_value": evaluation.SIGNIFICANT - 1e-9}
+    tie = {"a_only": 10, "b_only": 10, "p_value": 0.01}  # a tie is neither better nor worse
+    assert evaluation.mcnemar_tally([at, below, tie]) == {"pairs": 3, "better": 1, "won": 0, "lost": 1}
+
+
+def test_mcnemar_frame_and_branch_runs_as_tables():
+    from mnist_utils.training import BranchResult
+
+    tests = [{"a_only": 3, "b_only": 1, "accuracy_a": 0.75, "accuracy_b": 0.5, "p_value": 0.625}]
+    frame = evaluation.mcnemar_frame(tests, "A vs B", ["0/0"])
+    assert frame.to_dict("records") == [{"comparison": "A vs B", "seed pair": "0/0", "accuracy A (%)": 75.0,
+                                         "accuracy B (%)": 50.0, "only A right": 3, "only B right": 1, "p-value": 0.625}]
+    assert list(evaluation.mcnemar_frame([], "A vs B", []).columns) == list(frame.columns)
+    run = BranchResult(seed=1, history={"val_accuracy": [0.5, 0.75], "val_loss": [0.9, 0.25]}, train_accuracy=0.875,
+                       model=None, branch=0)
+    table = evaluation.summarize_branch_runs({("relu", "adam"): ([run], [2.0, 4.0, 9.0])}, ("activation", "optimizer"))
+    assert table.to_dict("records") == [{"activation": "relu", "optimizer": "adam", "seed": 1, "val_accuracy": 0.75,
+                                         "val_loss": 0.25, "train_accuracy": 0.875, "epoch_seconds": 4.0}]
+    single = evaluation.summarize_branch_runs({"relu": ([run], [1.0])}, ("activation",))
+    assert single["activation"].tolist() == ["relu"]
+    with pytest.raises(ValueError):
+        evaluation.summarize_branch_runs({("relu", "adam"): ([run], [1.0])}, ("activation",))  # strict: parts match

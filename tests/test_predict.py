@@ -37,7 +37,7 @@ def lenet(tmp_path_factory):
     """LeNet-5 trained for two epochs on the real training images (about 98 % accurate)."""
     keras = backend.keras()
     keras.utils.set_random_seed(0)
-    splits = data.split(data.load_mnist())
+    splits = data.split(data.load_mnist(download=False))
     model = models.build_lenet5()
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(splits.x_train, splits.y_train, epochs=2, batch_size=128, verbose=0)
@@ -72,10 +72,11 @@ def test_ink_polarity_and_transparency_give_the_same_view(tmp_path, variant):
     assert np.mean(np.abs(view - reference)) < 0.05
 
 
+@pytest.mark.mnist
 def test_photos_of_real_digits_are_recognized(lenet, tmp_path):
     path, splits = lenet
     model = predict.load_model(path)
-    raw = data.load_mnist().x_test
+    raw = data.load_mnist(download=False).x_test
     picks = [int(np.flatnonzero(splits.y_test == d)[0]) for d in range(10)]
     views = {}
     for i in picks:
@@ -85,6 +86,7 @@ def test_photos_of_real_digits_are_recognized(lenet, tmp_path):
     assert [r.top[0][0] for r in results] == [int(splits.y_test[i]) for i in picks]
 
 
+@pytest.mark.mnist
 def test_drawn_digits_are_recognized(lenet, tmp_path):
     model = predict.load_model(lenet[0])
     views = {}
@@ -96,6 +98,7 @@ def test_drawn_digits_are_recognized(lenet, tmp_path):
     assert sum(g == d for d, g in enumerate(guesses)) >= 8, guesses
 
 
+@pytest.mark.mnist
 def test_cli_prints_top_three_json_and_saves_the_view(lenet, tmp_path, capsys):
     _drawn_digit(4).save(tmp_path / "four.png")
     code = cli.main(["predict", str(tmp_path / "four.png"), "--model", str(lenet[0]), "--json",
@@ -109,6 +112,7 @@ def test_cli_prints_top_three_json_and_saves_the_view(lenet, tmp_path, capsys):
     assert seen.size == (28, 28) and seen.mode == "L"
 
 
+@pytest.mark.mnist
 def test_cli_reports_each_bad_image_and_still_predicts_the_rest(lenet, tmp_path, capsys):
     _drawn_digit(2).save(tmp_path / "good.png")
     (tmp_path / "notes.png").write_text("not an image")

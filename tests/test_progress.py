@@ -5,6 +5,7 @@ import io
 import time
 
 import nbformat
+import pytest
 
 from mnist_utils import pipeline, progress
 
@@ -19,6 +20,15 @@ def test_report_is_silent_outside_the_runner_and_writes_its_file_inside(tmp_path
     assert list(tmp_path.iterdir()) == [tmp_path / "progress.json"]  # no temporary file left
 
 
+def wait_until(condition, what: str, timeout: float = 60.0):
+    """Wait for ``condition()``; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
 def test_durations_read_as_a_clock():
     assert [progress.duration(s) for s in (4.4, 59.6, 61, 3725)] == ["4 s", "1:00", "1:01", "1:02:05"]
 
@@ -27,25 +37,30 @@ def test_a_terminal_gets_one_line_redrawn_and_log_lines_that_clear_it(tmp_path, 
     out = io.StringIO()
     monkeypatch.setenv(progress.ENV, str(tmp_path / "p.json"))
     progress.report("training lenet5, seed 1 (2 of 3), epoch 7 of 10")
+    line = "\r\x1b[K05_cnn 0 s · cell 5 of 30 · training lenet5, seed 1 (2 of 3), epoch 7 of 10 · about 10:00 left"
     with progress.Monitor(out, tty=True, interval=0.05) as monitor:
         monitor.started("05_cnn", tmp_path / "p.json", expected=600)
         monitor.cell("05_cnn", 4, 30)
-        time.sleep(0.3)
+        wait_until(lambda: line in out.getvalue(), "the status line")
         monitor.log("04_regularization: done")
-        time.sleep(0.2)
+        done = out.getvalue().index("04_regularization: done\n")
+        wait_until(lambda: out.getvalue().rfind(line) > done, "the status line drawn again below the log line")
         monitor.finished("05_cnn")
     text = out.getvalue()
-    assert "\r\x1b[K05_cnn 0 s · cell 5 of 30 · training lenet5, seed 1 (2 of 3), epoch 7 of 10 · about 10:00 left" in text
+    assert line in text
     assert "\r\x1b[K04_regularization: done\n" in text and text.endswith("\r\x1b[K")
 
 
 def test_a_log_file_gets_a_plain_line_now_and_then():
     out = io.StringIO()
+    start = time.monotonic()
     with progress.Monitor(out, tty=False, interval=0.05, plain_every=0.2) as monitor:
         monitor.started("03_x", "/nonexistent/progress.json", expected=None)
-        time.sleep(0.5)
+        wait_until(lambda: out.getvalue().count("\n") >= 2, "two plain lines")
+    elapsed = time.monotonic() - start
     lines = out.getvalue().splitlines()
-    assert 1 <= len(lines) <= 3 and all(line.startswith("03_x ") and "\r" not in line for line in lines)
+    # At most one line per plain_every (and one at the start), however slowly the machine ran.
+    assert 2 <= len(lines) <= elapsed / 0.2 + 1 and all(line.startswith("03_x ") and "\r" not in line for line in lines)
 
 
 def test_the_runner_shows_a_notebook_s_epochs_and_an_estimate_and_the_notebook_shows_none(notebook_factory, tmp_path):

@@ -108,3 +108,95 @@ def test_an_unknown_rule_is_an_error_naming_the_parameter(notebook_factory):
         pipeline.declared_parameters(path)
     with pytest.raises(validation.RuleError):
         validation.check({"In": ["", "seconds: int = 3  # how long [>= 0]"], "seconds": 3})
+
+
+@pytest.mark.parametrize("rule, allowed, refused", [
+    ("at least 1", [1, 1.5], [0.999]), ("more than 1", [1.001, 2], [1, 0]),
+    ("at most 1", [1, -3], [1.001]), ("less than 1", [0.999, -3], [1, 2]),
+    ("at least -0.5", [-0.5], [-0.51]), ("less than 1e-3", [0.0009], [0.001]),
+])
+def test_each_comparison_at_its_boundary_and_either_side(rule, allowed, refused):
+    for value in allowed:
+        assert validation.problems("x", value, "float", rule) == [], (rule, value)
+    for value in refused:
+        assert validation.problems("x", value, "float", rule) == [f"x = {value!r}: must be {rule}"], (rule, value)
+
+
+@pytest.mark.parametrize("value, rules, expected", [
+    ([1, 2], "length 2", []), ([1, 2, 3], "length 2", ["x = [1, 2, 3]: must have 2 items (has 3)"]),
+    ([1], "length at least 2", ["x = [1]: must have at least 2 items (has 1)"]), ([1, 2, 3], "length at least 2", []),
+    ({"a": 1}, "keys from a, b", []), ({"c": 1, "d": 2}, "keys from a", ["x = {'c': 1, 'd': 2}: has unknown keys c, d (allowed: a)"]),
+    ({"b": 1, "a": 2}, "keys a, b", []), ("cosine", "one of cosine, constant", []),
+    ("a", "at least 1", ["x = 'a': must be a number"]), (True, "at most 1", ["x = True: must be a number"]),
+    (3, "each at least 0", ["x = 3: must be a list or mapping"]), ({"a": -1}, "each at least 0", ["x = {'a': -1}: has -1, which must be at least 0"]),
+    ([[1], []], "each each at least 2", ["x = [[1], []]: has [1], which has 1, which must be at least 2"]),
+    ("abc", "each at least 0", ["x = 'abc': must be a list or mapping"]),
+])
+def test_rules_on_both_sides(value, rules, expected):
+    assert validation.problems("x", value, "object", rules) == expected
+
+
+def test_a_value_a_rule_cannot_judge_is_named_and_an_unknown_rule_is_an_error():
+    assert validation.problems("x", [1], "object", "at least 1") == ["x = [1]: must be a number"]
+    assert validation.problems("x", 3, "object", "non-empty") == ["x = 3: does not fit the rule non-empty"]
+    with pytest.raises(ValueError, match="unknown rule 'sometimes'"):
+        validation.problems("x", 3, "object", "sometimes")
+
+
+@pytest.mark.parametrize("value, type_name, fits", [
+    (1, "int", True), (1.5, "int", False), (1, "float", True), (True, "int", False), (True, "bool", True),
+    (1, "bool", False), ([1], "list[int]", True), ([1], " list [int]", True), ((1,), "tuple[int, int]", True),
+    ({"a": 1}, "dict[str, list[int]]", True), ([1], "dict[str, int]", False), ("x", "str", True),
+    ("x", "Path", True),  # a type papermill cannot check: neither do we
+])
+def test_declared_types(value, type_name, fits):
+    assert validation.check_type(value, type_name) is fits
+
+
+@pytest.mark.parametrize("value, type_name, hinted", [
+    ("[0]", "list[int]", True), ("{a: 1}", "dict", True), (" [0]", "list", True),
+    ("0", "list[int]", False), ("[0]", "str", False), ("[0]", "tuple", False),
+])
+def test_papermill_s_hint_only_for_a_list_or_mapping_given_as_text(value, type_name, hinted):
+    if type_name == "str":
+        assert validation.problems("x", value, type_name, "") == []
+        return
+    [message] = validation.problems("x", value, type_name, "")
+    assert message.startswith(f"x = {value!r}: must be {type_name}, not str")
+    hint = (" (papermill's -p passes text; give lists and mappings as YAML: -y 'name: [0, 1]', "
+            "or mnist-study run -p 'NN.name=[0, 1]')")
+    assert message.endswith(hint) is hinted
+
+
+def test_a_parameters_cell_is_read_line_by_line():
+    found = validation.declared("epochs: int = 10  # passes # over the data [at least 1]\nname: str = 'a'\n")
+    assert found == {"epochs": {"type": "int", "default": 10, "help": "passes # over the data [at least 1]",
+                                "rules": "at least 1"},
+                     "name": {"type": "str", "default": "a", "help": "", "rules": ""}}
+    with pytest.raises(ValueError, match=r"^line 1 is not `name: type = value  # comment`: x = 1$"):
+        validation.declared("x = 1")
+    with pytest.raises(ValueError, match=r"^line 1 is not `name: type = value  # comment`: x: int$"):
+        validation.declared("x: int")
+    with pytest.raises(ValueError, match=r"^line 1 is not `name: type = value  # comment`: a.b: int = 1$"):
+        validation.declared("a.b: int = 1")
+    with pytest.raises(ValueError, match=r"^parameter 'x' has a default that is not a plain value: x: int = f\(\)$"):
+        validation.declared("x: int = f()")
+
+
+def test_the_check_cell_reads_the_latest_parameters_cell_it_ran():
+    """validation.check(globals()) in a kernel: the declarations come from IPython's input history."""
+    cell = "epochs: int = 10  # passes [at least 1]\nseeds: list = [0]  # seeds [non-empty]\n"
+    validation.check({"In": ["", cell], "epochs": 3, "seeds": [0]})  # allowed: no error
+    validation.check({"epochs": -1})  # not in IPython: nothing to check against
+    validation.check({"In": ["import os", "x = 1"], "epochs": -1})  # no parameters cell run yet
+    with pytest.raises(validation.ParameterError) as e:
+        validation.check({"In": ["", cell, "print(1)", "1 +"], "epochs": 0, "seeds": []})
+    assert str(e.value) == ("Parameter values this notebook does not allow:\n  - epochs = 0: must be at least 1\n"
+                            "  - seeds = []: must not be empty")
+    older = "epochs: int = 10  # passes [at least 5]\n"
+    with pytest.raises(validation.ParameterError, match="epochs = 3: must be at least 5"):
+        validation.check({"In": [cell, older], "epochs": 3})  # the latest one counts
+    validation.check({"In": [older, cell], "epochs": 3})
+    validation.check({"In": ["", cell], "epochs": 3})  # a parameter the namespace lacks is not checked
+    with pytest.raises(validation.RuleError, match="parameter 'x' states an unknown rule 'often'"):
+        validation.check({"In": ["x: int = 1  # [often]"], "x": 1})
