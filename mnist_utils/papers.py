@@ -234,12 +234,12 @@ def f1_placement(class_sizes, errors: int, weights=None) -> dict:
                 pick[a:, b:][better] = (a, b)
         best = after
         picks.append(pick)
-    place_fn, place_fp = [0] * len(sizes), [0] * len(sizes)
-    a = b = e
-    for k in reversed(range(len(sizes))):  # walk back through the choices that reached (errors, errors)
-        place_fn[k], place_fp[k] = map(int, picks[k][a, b])
-        a, b = a - place_fn[k], b - place_fp[k]
-    return {"f1": float(best[e, e]), "fn": place_fn, "fp": place_fp}
+    placed, a, b = [], e, e
+    for pick in reversed(picks):  # walk back through the choices that reached (errors, errors)
+        fn, fp = map(int, pick[a, b])
+        placed.insert(0, (fn, fp))
+        a, b = a - fn, b - fp
+    return {"f1": float(best[e, e]), "fn": [fn for fn, _ in placed], "fp": [fp for _, fp in placed]}
 
 
 def best_f1(class_sizes, errors: int) -> float:

@@ -144,6 +144,11 @@ def test_scores_and_summaries_in_full():
     tied = np.array([[0.1, 0.9], [0.1, 0.9], [0.2, 0.8], [0.1, 0.9]])
     assert evaluation.misclassified(np.zeros(4, dtype=int), tied).tolist() == [0, 1, 3, 2]  # ties keep their order
     assert evaluation.misclassified(np.zeros(4, dtype=int), tied, n=2).tolist() == [0, 1]
+    confidence = np.repeat([0.9, 0.8], 40)
+    np.random.default_rng(0).shuffle(confidence)  # many ties: an unstable sort reorders them
+    many = np.stack([1 - confidence, confidence], axis=1)
+    order = evaluation.misclassified(np.zeros(80, dtype=int), many, n=80)
+    assert order.tolist() == sorted(range(80), key=lambda i: -confidence[i])  # Python's sort is stable
 
 
 def test_mcnemar_in_full_and_with_equal_disagreements():
@@ -160,6 +165,7 @@ def test_mcnemar_in_full_and_with_equal_disagreements():
 def test_mcnemar_tally_at_the_threshold_and_on_a_tie():
     at = {"a_only": 30, "b_only": 10, "p_value": evaluation.SIGNIFICANT}
     below = {"a_only": 10, "b_only": 30, "p_value": evaluation.SIGNIFICANT - 1e-9}
+    assert evaluation.mcnemar_tally([{**below, "p_value": evaluation.SIGNIFICANT}])["lost"] == 0
     tie = {"a_only": 10, "b_only": 10, "p_value": 0.01}  # a tie is neither better nor worse
     assert evaluation.mcnemar_tally([at, below, tie]) == {"pairs": 3, "better": 1, "won": 0, "lost": 1}
 
@@ -172,7 +178,7 @@ def test_mcnemar_frame_and_branch_runs_as_tables():
     assert frame.to_dict("records") == [{"comparison": "A vs B", "seed pair": "0/0", "accuracy A (%)": 75.0,
                                          "accuracy B (%)": 50.0, "only A right": 3, "only B right": 1, "p-value": 0.625}]
     assert list(evaluation.mcnemar_frame([], "A vs B", []).columns) == list(frame.columns)
-    run = BranchResult(seed=1, history={"val_accuracy": [0.5, 0.75], "val_loss": [0.9, 0.25]}, train_accuracy=0.875,
+    run = BranchResult(seed=1, history={"val_accuracy": [0.25, 0.5, 0.75], "val_loss": [0.9, 0.5, 0.25]}, train_accuracy=0.875,
                        model=None, branch=0)
     table = evaluation.summarize_branch_runs({("relu", "adam"): ([run], [2.0, 4.0, 9.0])}, ("activation", "optimizer"))
     assert table.to_dict("records") == [{"activation": "relu", "optimizer": "adam", "seed": 1, "val_accuracy": 0.75,

@@ -62,3 +62,66 @@ def test_code_computes_and_markdown_tells_in_one_language(path):
                     assert len(re.findall(r"[A-Za-z]{2,}", label)) < 6, f"a sentence built in code: {ast.unparse(node)}"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "md":
                 raise AssertionError(f"display.md is gone: write the sentence in a markdown cell: {text[:80]}")
+
+
+# A figure in the prose is computed (a template expression) or it is one of these, each with its reason.
+ALLOWED_FIGURES = [
+    (r"(?:[Cc]ourse )?[Pp]apers? \d{3}(?:(?:, | and | or )\d{3})*|paper-\d{3}|论文 ?\d{3}", "a course paper's number"),
+    (r"\b[Nn]otebooks? \d\d(?:(?:, | and | or )\d\d)*|笔记本 ?\d\d(?:(?:、| 和 )\d\d)*", "a notebook's number"),
+    (r"(?:[A-Z][\w'-]+|et al\.|等)[,，]? ?(?:19|20)\d\d|[(（](?:19|20)\d\d[)）]", "a citation's year"),
+    (r"\b(?:micro-|macro-)?F1\b|\bL2\b|\bu?int8\b|\bb?float(?:16|32)\b|LeNet-5|MNIST", "a name with a digit in it"),
+    (r"\d+ ?× ?\d+|\d+@\d+×\d+", "an image's or a kernel's shape"),
+    (r"\b255\b|\[0, 1\]|exactly 0\b|恰为 0", "the IDX format's pixel values: 0 to 255, scaled to [0, 1]"),
+    (r"\b100 %", "the ceiling of an accuracy"),
+    (r"[<>]\s*1(?=[)）])", "a temperature against 1, which leaves the logits as they are"),
+    (r"< 0\.001", "how a p-value below a thousandth is printed"),
+    (r"about 99\.8 %|约 99\.8 %", "Northcutt et al. (2021)'s estimate of what MNIST's label errors allow, cited"),
+]
+# Cells that give a course paper's recipe, or published figures, as the source states them.
+QUOTED_CELLS = {
+    ("05_cnn", "cell-03"): "the three papers' recipes (notebook 05 builds them in models.py)",
+    ("05_cnn", "cell-06"): "our CNN's architecture, as models.build_cnn builds it",
+    ("05_cnn", "cell-16"): "paper 001's cross-validation recipe",
+    ("06_error_analysis", "cell-20"): "published FGSM figures, cited",
+    ("06_error_analysis", "cell-25"): "the UCI digits' documentation: writers and image size",
+    ("07_course_papers", "cell-03"): "paper 000's recipe", ("07_course_papers", "cell-08"): "paper 001's recipe",
+    ("07_course_papers", "cell-10"): "paper 002's recipe", ("07_course_papers", "cell-12"): "paper 003's recipe",
+}
+
+
+def typed_figures(text: str) -> list[str]:
+    """The figures in ``text`` outside template expressions, code, maths, labels and the allowed forms."""
+    import re
+
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{##.*?##\}|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\{#[^}]*\}|\[@[^\]]*\]|\]\([^)]*\)", " ",
+                  text, flags=re.S)
+    for pattern, _ in ALLOWED_FIGURES:
+        text = re.sub(pattern, " ", text)
+    return re.findall(r"\S*\d\S*", text)
+
+
+def test_the_prose_types_no_figure_it_could_compute():
+    """Every digit in the notebooks' markdown (English and Chinese) and the report's templates is
+    computed, or allowed above with its reason."""
+    import yaml
+
+    found = []
+    for path in NOTEBOOKS:
+        chinese = yaml.safe_load((path.parent / "zh" / f"{path.stem}.yaml").read_text(encoding="utf-8"))
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "markdown" or (path.stem, cell["id"]) in QUOTED_CELLS:
+                continue
+            for text in ("".join(cell["source"]), chinese[cell["id"]]["zh"]):
+                found += [f"{path.stem} {cell['id']}: {f}" for f in typed_figures(text)]
+    for path in sorted((ROOT / "mnist_utils" / "templates" / "sections").glob("*.md")):
+        found += [f"{path.name}: {f}" for f in typed_figures(path.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+@pytest.mark.parametrize("text, figures", [
+    ("stably above 97 %", ["97"]), ("after {{ epochs }} epochs", []), ("paper 001's 98.89 %", ["98.89"]),
+    ("notebook 02 (LeNet-5, 28 × 28, Ioffe and Szegedy 2015)", []), ("$\\epsilon = 0.3$ and `x = 2`", []),
+    ("论文 000 的 600 步", ["600"]),
+])
+def test_the_figure_scan_finds_a_typed_figure_and_passes_the_allowed_ones(text, figures):
+    assert typed_figures(text) == figures

@@ -146,7 +146,8 @@ def test_a_value_a_rule_cannot_judge_is_named_and_an_unknown_rule_is_an_error():
 @pytest.mark.parametrize("value, type_name, fits", [
     (1, "int", True), (1.5, "int", False), (1, "float", True), (True, "int", False), (True, "bool", True),
     (1, "bool", False), ([1], "list[int]", True), ([1], " list [int]", True), ((1,), "tuple[int, int]", True),
-    ({"a": 1}, "dict[str, list[int]]", True), ([1], "dict[str, int]", False), ("x", "str", True),
+    ({"a": 1}, "dict[str, list[int]]", True), ([1], "dict[str, int]", False), ([1], "dict[str, list[int]]", False),
+    ("x", "str", True),
     ("x", "Path", True),  # a type papermill cannot check: neither do we
 ])
 def test_declared_types(value, type_name, fits):
@@ -155,7 +156,7 @@ def test_declared_types(value, type_name, fits):
 
 @pytest.mark.parametrize("value, type_name, hinted", [
     ("[0]", "list[int]", True), ("{a: 1}", "dict", True), (" [0]", "list", True),
-    ("0", "list[int]", False), ("[0]", "str", False), ("[0]", "tuple", False),
+    ("0", "list[int]", False), ("X", "list", False), ("[0]", "str", False), ("[0]", "tuple", False),
 ])
 def test_papermill_s_hint_only_for_a_list_or_mapping_given_as_text(value, type_name, hinted):
     if type_name == "str":
