@@ -519,3 +519,12 @@ def test_the_check_s_message_in_full():
         papers.check(data, {})  # no result for the whole paper
     with pytest.raises(papers.ClaimsError, match="rule steps: stated, batch come from the claims data"):
         papers.judge({"rule": "steps", "stated": 2, "images": 3, "batch": 2}, stated=1, batch=1)
+
+
+def test_a_verdict_on_a_departing_recipe_says_so_in_both_languages():
+    claim = {"rule": "smaller", "recipe": {"epochs": 10, "l2": 0.01}}
+    shorter = papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 1, "l2": 0.01})
+    assert prose.render_text("{{ ruling(r) }}", {"r": shorter}) == "**reproduced**; judged after 1 epoch (the paper: 10)"
+    assert prose.render_text("{{ ruling(r) }}", {"r": shorter}, "zh") == "**复现**；判定时训练 1 轮（论文：10）"
+    same = papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 10, "l2": 0.01})
+    assert prose.render_text("{{ ruling(r) }}", {"r": same}) == "**reproduced**"
