@@ -63,11 +63,13 @@ def content_digest(path: Path) -> str:
 
 
 def tree_digest(folder: Path) -> str | None:
-    """Digest of every file under ``folder`` (names and bytes); None when it does not exist."""
+    """Digest of every file under ``folder`` (names and bytes), hidden ones (such as JupyterLab's
+    .ipynb_checkpoints/) left out; None when it does not exist."""
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = sorted(p for p in folder.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     return digest({p.relative_to(folder).as_posix(): file_digest(p) for p in files})
 
 

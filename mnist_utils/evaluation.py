@@ -76,13 +76,17 @@ def mcnemar_frame(tests: list[dict], comparison: str, pairs: list[str]):
     """McNemar results (from :func:`mcnemar`) as table rows, one per seed pair."""
     import pandas as pd
 
-    return pd.DataFrame([
+    frame = pd.DataFrame([
         {"comparison": comparison, "seed pair": pair,
          "accuracy A (%)": 100 * t["accuracy_a"], "accuracy B (%)": 100 * t["accuracy_b"],
          "only A right": t["a_only"], "only B right": t["b_only"], "p-value": t["p_value"]}
         for pair, t in zip(pairs, tests)
     ], columns=["comparison", "seed pair", "accuracy A (%)", "accuracy B (%)",
                 "only A right", "only B right", "p-value"])
+    # Numbers stay numbers even with no rows: an empty frame's columns are objects, and a table
+    # concatenated with one would lose its number format.
+    return frame.astype({"accuracy A (%)": float, "accuracy B (%)": float, "only A right": int,
+                         "only B right": int, "p-value": float})
 
 
 def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):

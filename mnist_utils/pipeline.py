@@ -534,7 +534,10 @@ def _forget_removed(layout: Layout, notebooks: list[Path], record: dict, log) ->
     for stem in gone:
         del record["notebooks"][stem]
         log(f"{stem}: its notebook is gone from {layout.notebooks}; dropped it from the run record and the report")
-    folders = [layout.executed] + [p for p in layout.executed.glob("*/") if p.is_dir()] if layout.executed.is_dir() else []
+    # The executed copies and their translations (executed/zh/); hidden folders, such as the
+    # .ipynb_checkpoints/ JupyterLab makes beside a notebook it opens, are not ours.
+    folders = ([layout.executed] + [p for p in layout.executed.iterdir() if p.is_dir() and not p.name.startswith(".")]
+               if layout.executed.is_dir() else [])
     for folder in folders:
         for path in folder.glob("*.ipynb"):
             if path.stem not in current:

@@ -115,6 +115,21 @@ def test_executed_notebooks_hold_no_log_lines_or_errors(smoke):
                     assert not LOG_NOISE.search(out.text), f"{path.name}: {out.text[:200]}"
 
 
+def test_every_table_keeps_its_number_format(smoke):
+    """No table of the run shows a float with six trailing digits (pandas' default, the sign that a
+    column's numbers became objects and lost their format), such as a p-value as 0.000000."""
+    layout, _, _ = smoke
+    tables = 0
+    for path in sorted(layout.executed.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                html = out.get("data", {}).get("text/html", "")
+                if "<table" in html:
+                    tables += 1
+                    assert not re.search(r">\s*-?\d+\.\d{6}\s*<", html), (path.name, html[:400])
+    assert tables >= 10
+
+
 def test_executed_copies_read_as_prose_with_numbers_in_one_language(smoke):
     """What a reader opens in report/executed/ (English) and report/executed/zh/: the prose filled in,
     captions numbered, references resolved, and the parameters pointing at the real artifacts."""

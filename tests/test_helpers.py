@@ -177,7 +177,16 @@ def test_mcnemar_frame_and_branch_runs_as_tables():
     frame = evaluation.mcnemar_frame(tests, "A vs B", ["0/0"])
     assert frame.to_dict("records") == [{"comparison": "A vs B", "seed pair": "0/0", "accuracy A (%)": 75.0,
                                          "accuracy B (%)": 50.0, "only A right": 3, "only B right": 1, "p-value": 0.625}]
-    assert list(evaluation.mcnemar_frame([], "A vs B", []).columns) == list(frame.columns)
+    empty = evaluation.mcnemar_frame([], "A vs B", [])
+    assert list(empty.columns) == list(frame.columns)
+    both = pd.concat([frame, empty])  # as notebook 03 builds its table, when one comparison has no pairs
+    numbers = ["accuracy A (%)", "accuracy B (%)", "only A right", "only B right", "p-value"]
+    assert both[numbers].dtypes.tolist() == frame[numbers].dtypes.tolist() == [float, float, int, int, float]
+    from mnist_utils import display
+
+    tiny = pd.concat([evaluation.mcnemar_frame([{**tests[0], "p_value": 4.4e-66}], "A vs B", ["0/0"]), empty])
+    html = display._table_bundle(tiny, False, "{:.4g}")["text/html"]
+    assert "4.4e-66" in html and "0.000000" not in html and "75.000000" not in html
     run = BranchResult(seed=1, history={"val_accuracy": [0.25, 0.5, 0.75], "val_loss": [0.9, 0.5, 0.25]}, train_accuracy=0.875,
                        model=None, branch=0)
     table = evaluation.summarize_branch_runs({("relu", "adam"): ([run], [2.0, 4.0, 9.0])}, ("activation", "optimizer"))

@@ -290,12 +290,16 @@ def test_a_removed_notebook_and_stray_copies_leave_the_record_and_the_executed_f
     _states(layout)
     assert (layout.rendered("zh") / "03_x.ipynb").is_file()  # every notebook is rendered in each language
     (layout.executed / "07_stray.ipynb").write_text((layout.executed / "03_x.ipynb").read_text())
+    for folder in (layout.executed, layout.rendered("zh")):  # what JupyterLab leaves beside an opened notebook
+        (folder / ".ipynb_checkpoints").mkdir()
+        (folder / ".ipynb_checkpoints" / "02_r-checkpoint.ipynb").write_text("{}")
     (notebook_factory.folder / "03_x.ipynb").unlink()
     said = []
     assert pipeline.run("p", layout=layout, log=said.append)["this_run"] == {"01_w": "up to date", "02_r": "up to date"}
     assert list(json.loads(layout.run_record.read_text())["notebooks"]) == ["01_w", "02_r"]
-    assert sorted(p.name for p in layout.executed.rglob("*.ipynb")) == ["01_w.ipynb", "01_w.ipynb", "02_r.ipynb",
-                                                                        "02_r.ipynb"]
+    assert sorted(p.name for p in layout.executed.rglob("*.ipynb")) == ["01_w.ipynb", "01_w.ipynb", "02_r-checkpoint.ipynb",
+                                                                        "02_r-checkpoint.ipynb", "02_r.ipynb", "02_r.ipynb"]
+    assert not [m for m in said if "checkpoint" in m]  # JupyterLab's files are left alone, unmentioned
     assert any("03_x: its notebook is gone" in m for m in said) and any("07_stray.ipynb" in m for m in said)
 
 
