@@ -31,6 +31,11 @@ RULE_FORMS = re.compile(r"(each\s+)*(non-empty|length\s+(at least\s+)?\d+|one of
 class ParameterError(ValueError):
     """A notebook received a value its parameters cell does not allow; the message lists every one."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (JupyterLab, papermill) shows instead of a traceback: the message is all
+        a reader needs, and the stack behind it is the check cell's own."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class RuleError(ValueError):
     """A parameters cell states a rule this module does not know."""

@@ -415,19 +415,24 @@ def wait_for(condition, what: str, timeout: float = 120.0):
 
 
 LOCK_TAKER = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from mnist_utils import pipeline
 folder, name = Path(sys.argv[1]), sys.argv[2]
+
+def say(outcome, text=""):  # written whole, then renamed: the parent never reads it half-written
+    (folder / f".{name}.tmp").write_text(text)
+    os.replace(folder / f".{name}.tmp", folder / f"{name}.{outcome}")
+
 while not (folder / "go").exists():
     time.sleep(0.01)
 try:
     with pipeline.report_lock(folder / "report", name, log=lambda _: None):
-        (folder / f"{name}.won").write_text("")
+        say("won")
         while not (folder / "release").exists():
             time.sleep(0.01)
 except pipeline.PipelineError as e:
-    (folder / f"{name}.refused").write_text(str(e))
+    say("refused", str(e))
 """
 
 

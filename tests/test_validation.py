@@ -81,6 +81,9 @@ def test_papermill_alone_stops_in_the_check_cell_with_the_same_message(tmp_path)
     assert e.value.ename == "ParameterError"
     assert "epochs = -3: must be at least 1" in e.value.evalue
     assert "seeds = '[0]': must be list[int], not str (papermill's -p passes text" in e.value.evalue
+    # The message alone, without the stack of the check cell and validation.py above it.
+    assert e.value.traceback == [f"ParameterError: {e.value.evalue}"]
+    assert "Traceback" not in str(e.value) and "File " not in str(e.value)
     executed = json.loads((tmp_path / "out.ipynb").read_text())
     ran = [c for c in executed["cells"] if c["cell_type"] == "code" and c.get("execution_count")]
     assert "validation.check(globals())" in "".join(ran[-1]["source"])  # nothing after it ran
@@ -201,3 +204,8 @@ def test_the_check_cell_reads_the_latest_parameters_cell_it_ran():
     validation.check({"In": ["", cell], "epochs": 3})  # a parameter the namespace lacks is not checked
     with pytest.raises(validation.RuleError, match="parameter 'x' states an unknown rule 'often'"):
         validation.check({"In": ["x: int = 1  # [often]"], "x": 1})
+
+
+def test_ipython_shows_a_parameter_error_as_its_message_alone():
+    error = validation.ParameterError("Parameter values this notebook does not allow:\n  - epochs = 0: must be at least 1")
+    assert error._render_traceback_() == [f"ParameterError: {error}"]
