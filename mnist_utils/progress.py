@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -82,6 +83,15 @@ def keras_callback(label: str):
             report(line)
 
     return Progress()
+
+
+def fit(statuses: list[str], width: int) -> str:
+    """The notebooks' statuses on one line shorter than ``width`` (a line that fills the terminal
+    wraps, and every redraw would then add a line): each gets an equal share, cut with "…"."""
+    if not statuses:
+        return ""
+    share = max((width - 1 - 3 * (len(statuses) - 1)) // len(statuses), 1)
+    return " | ".join(s if len(s) <= share else s[: share - 1] + "…" for s in statuses)
 
 
 def duration(seconds: float) -> str:
@@ -170,7 +180,7 @@ class Monitor:
         while not self._stop.wait(self.interval):
             with self._lock:
                 if self.tty:
-                    line = " | ".join(self.status(stem) for stem in self._running)
+                    line = fit([self.status(stem) for stem in self._running], shutil.get_terminal_size().columns)
                     self.stream.write("\r\x1b[K" + line)
                     self.stream.flush()
                     self._drawn = bool(line)

@@ -35,6 +35,7 @@ def test_durations_read_as_a_clock():
 
 def test_a_terminal_gets_one_line_redrawn_and_log_lines_that_clear_it(tmp_path, monkeypatch):
     out = io.StringIO()
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for the whole line
     monkeypatch.setenv(progress.ENV, str(tmp_path / "p.json"))
     progress.report("training lenet5, seed 1 (2 of 3), epoch 7 of 10")
     line = "\r\x1b[K05_cnn 0 s · cell 5 of 30 · training lenet5, seed 1 (2 of 3), epoch 7 of 10 · about 10:00 left"
@@ -116,3 +117,25 @@ def test_the_keras_callback_reports_epochs_and_what_this_training_has_left(tmp_p
     callback.on_epoch_begin(2)  # 2 epochs in 30 s: 8 more take about 2:00
     assert json.loads((tmp_path / "p.json").read_text())["what"] == (
         "training lenet5, seed 0, epoch 3 of 10, this training about 2:00 left")
+
+
+def test_the_status_line_fits_the_terminal_each_notebook_with_its_share():
+    long = "05_cnn 1:02 · cell 13 of 30 · training our CNN with augmentation, seed 2 of 3, epoch 7 of 10 · about 4:10 left"
+    assert progress.fit([long], 80) == long[:78] + "…" and len(progress.fit([long], 80)) == 79
+    assert progress.fit(["03_x 4 s"], 80) == "03_x 4 s"  # a short one is kept whole
+    two = progress.fit([long, "04_regularization 0:12 · cell 5 of 20"], 80)
+    assert len(two) <= 79 and two.startswith("05_cnn 1:02 · cell 13 of 30 · trainin…") and " | 04_regularization 0:12 · cell 5 of 20" in two
+    assert progress.fit([], 80) == "" and len(progress.fit([long] * 3, 20)) <= 19
+
+
+def test_a_terminal_of_80_columns_never_gets_a_line_that_wraps(tmp_path, monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv(progress.ENV, str(tmp_path / "p.json"))
+    progress.report("training our CNN with augmentation, seed 2 of 3, epoch 7 of 10, this training about 4:10 left")
+    with progress.Monitor(out, tty=True, interval=0.02) as monitor:
+        monitor.started("05_cnn", tmp_path / "p.json", expected=600)
+        monitor.cell("05_cnn", 12, 30)
+        wait_until(lambda: out.getvalue().count("\r\x1b[K") >= 3, "three redraws")
+    lines = [line for line in out.getvalue().split("\r\x1b[K") if line]
+    assert lines and all(len(line) < 80 and line.startswith("05_cnn ") for line in lines)
