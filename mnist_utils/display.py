@@ -36,7 +36,7 @@ def facts(**values) -> None:
 
     # Through JSON, so the notebook stores exactly what the templates will see (NaN -> None).
     plain = json.loads(json.dumps(values, default=_builtin), parse_constant=lambda _: None)
-    text = "\n".join(f"{name} = {_short(value)}" for name, value in plain.items())
+    text = "\n".join(_line(f"{name} = {_short(value)}") for name, value in plain.items())
     display({FACTS_MIME: plain, "text/plain": text}, raw=True)
 
 
@@ -47,6 +47,14 @@ def _builtin(value):
         return value.to_dict()
     raise TypeError(f"display.facts: {type(value).__name__} is not a plain value; publish numbers, "
                     f"strings, lists or dicts")
+
+
+FACT_WIDTH = 100  # a published value's line in the notebook, at most (the templates get it whole)
+
+
+def _line(text: str) -> str:
+    """One line of at most :data:`FACT_WIDTH` characters, cut with "…"."""
+    return text if len(text) <= FACT_WIDTH else text[: FACT_WIDTH - 1] + "…"
 
 
 def _short(value, depth: int = 0) -> str:

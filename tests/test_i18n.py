@@ -86,3 +86,11 @@ def test_facts_publish_plain_values_shown_compactly(shown):
                                                "missing = None", "name = 'adam'"]
     with pytest.raises(TypeError, match="not a plain value"):
         display.facts(model=object())
+    shown.clear()
+    result = {"verdict": "not_reproduced", "ours": {"mean": 0.9, "std": 0.01, "n": 3}, "claim": {"rule": "within"}}
+    display.facts(p000={f"claim_{i}": result for i in range(8)}, short="x" * 90)  # as notebook 07 publishes
+    [(data, _)] = shown
+    lines = data["text/plain"].splitlines()
+    assert len(lines[0]) == display.FACT_WIDTH and lines[0].startswith("p000 = {claim_0: {verdict: ") and lines[0][-1] == "…"
+    assert lines[1] == "short = '" + "x" * 90 + "'"  # 100 characters: kept whole
+    assert data[prose.FACTS_MIME]["p000"]["claim_7"] == result  # the templates get every value
