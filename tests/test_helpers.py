@@ -130,6 +130,9 @@ def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
                     "significantly (McNemar p < 0.05) in 1; it is significantly worse in 1.")
     one = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": evaluation.mcnemar_tally([tie])})
     assert one.endswith("in 0 of 1 seed pair, significantly (McNemar p < 0.05) in 0.")
+    none = evaluation.mcnemar_tally([loss, tie])  # no pair where A does better
+    assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": none}, "zh") == (
+        "在 2 个种子对中，没有一个里 甲 对而 乙 错的情况多于反过来的情况；有 1 个显著更差。")
     assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": tally}, "zh") == (
         "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，其中 1 个显著（McNemar p < 0.05）；有 1 个显著更差。")
 
