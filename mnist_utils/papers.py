@@ -29,7 +29,6 @@ CLAIM_FIELDS = {
 }
 RULES = tuple(CLAIM_FIELDS)
 OTHER_FIELDS = ("rule", "why", "paper", "recipe")
-SIGNIFICANT = evaluation.SIGNIFICANT  # McNemar p below this counts as a significant difference
 
 
 class ClaimsError(ValueError):

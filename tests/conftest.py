@@ -21,6 +21,18 @@ def pytest_runtest_setup(item):
                         f"(or `mnist-study data`) first", pytrace=False)
 
 
+def wait_for(condition, what: str, timeout: float = 120.0):
+    """Wait until ``condition()`` holds; fail naming ``what`` if it does not within ``timeout`` seconds
+    (a test waits for what it needs, never for a number of seconds a loaded machine can miss)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
 RUNNER_CELL = (
     'profile: str = "full"  # set by the runner\n'
     'artifacts_dir: str = "."  # set by the runner\n'

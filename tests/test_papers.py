@@ -35,11 +35,17 @@ def test_the_claims_data_loads_and_covers_every_paper():
             "003.steps_per_epoch"} <= claim_keys(data)
 
 
-def test_a_malformed_claim_is_refused(tmp_path):
+def claims_file(tmp_path, claims: dict[str, str]):
+    """A claims data file with one well-formed paper, 009, whose claims are ``name: flow mapping`` lines."""
     path = tmp_path / "claims.yaml"
     path.write_text("papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n"
-                    "    claims:\n      x: {rule: guess}\n      y: {rule: unverifiable}\n"
-                    "      z: {rule: unverifiable, why: never run, no setting}\n")
+                    "    claims:\n" + "".join(f"      {name}: {claim}\n" for name, claim in claims.items()))
+    return path
+
+
+def test_a_malformed_claim_is_refused(tmp_path):
+    path = claims_file(tmp_path, {"x": "{rule: guess}", "y": "{rule: unverifiable}",
+                                  "z": "{rule: unverifiable, why: never run, no setting}"})
     with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
     assert "009.x: unknown rule 'guess'" in str(e.value) and "009.y: an unverifiable claim needs 'why'" in str(e.value)
@@ -425,10 +431,8 @@ def test_judge_reports_a_recipe_that_departs_from_the_paper():
 
 
 def test_the_claims_data_refuses_a_field_its_rule_ignores_or_lacks(tmp_path):
-    path = tmp_path / "claims.yaml"
-    path.write_text("papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n"
-                    "    claims:\n      x: {rule: beats, epochs: 5}\n      y: {rule: within, stated: 0.9}\n"
-                    "      z: {rule: beats, recipe: {epochs: 5}, paper: {logged: 0.9}}\n")
+    path = claims_file(tmp_path, {"x": "{rule: beats, epochs: 5}", "y": "{rule: within, stated: 0.9}",
+                                  "z": "{rule: beats, recipe: {epochs: 5}, paper: {logged: 0.9}}"})
     with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
     message = str(e.value)

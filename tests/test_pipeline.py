@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from conftest import RUNNER_CELL
+from conftest import RUNNER_CELL, wait_for
 from mnist_utils import pipeline, validation
 
 
@@ -364,7 +364,6 @@ def test_a_second_run_on_the_same_report_folder_is_refused_at_once(notebook_fact
     a run into another report folder goes ahead."""
     import subprocess
     import sys
-    import time
 
     layout = _tiny_study(notebook_factory, tmp_path, ["import time\ntime.sleep(8)"])
     script = (f"from pathlib import Path\nfrom mnist_utils import pipeline\n"
@@ -401,17 +400,6 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(notebook_factor
     assert said[0].startswith(f"note: taking over {layout.report / '.lock'}, left by process {gone.stdout.strip()} "
                               f"(`mnist-study run --profile full`, started 2026-12-01T10:00:00+00:00), which no longer runs")
     assert not (layout.report / ".lock").exists()
-
-
-def wait_for(condition, what: str, timeout: float = 120.0):
-    """Wait until ``condition()`` holds; fail naming ``what`` if it does not within ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 LOCK_TAKER = """
@@ -501,7 +489,6 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     import signal
     import subprocess
     import sys
-    import time
 
     from conftest import RUNNER_CELL
 

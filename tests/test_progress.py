@@ -5,8 +5,8 @@ import io
 import time
 
 import nbformat
-import pytest
 
+from conftest import wait_for
 from mnist_utils import pipeline, progress
 
 
@@ -18,15 +18,6 @@ def test_report_is_silent_outside_the_runner_and_writes_its_file_inside(tmp_path
     progress.report("training x, epoch 2 of 2")
     assert "epoch 2 of 2" in (tmp_path / "progress.json").read_text() and capsys.readouterr() == ("", "")
     assert list(tmp_path.iterdir()) == [tmp_path / "progress.json"]  # no temporary file left
-
-
-def wait_until(condition, what: str, timeout: float = 60.0):
-    """Wait for ``condition()``; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_durations_read_as_a_clock():
@@ -42,10 +33,10 @@ def test_a_terminal_gets_one_line_redrawn_and_log_lines_that_clear_it(tmp_path, 
     with progress.Monitor(out, tty=True, interval=0.05) as monitor:
         monitor.started("05_cnn", tmp_path / "p.json", expected=600)
         monitor.cell("05_cnn", 4, 30)
-        wait_until(lambda: line in out.getvalue(), "the status line")
+        wait_for(lambda: line in out.getvalue(), "the status line")
         monitor.log("04_regularization: done")
         done = out.getvalue().index("04_regularization: done\n")
-        wait_until(lambda: out.getvalue().rfind(line) > done, "the status line drawn again below the log line")
+        wait_for(lambda: out.getvalue().rfind(line) > done, "the status line drawn again below the log line")
         monitor.finished("05_cnn")
     text = out.getvalue()
     assert line in text
@@ -57,7 +48,7 @@ def test_a_log_file_gets_a_plain_line_now_and_then():
     start = time.monotonic()
     with progress.Monitor(out, tty=False, interval=0.05, plain_every=0.2) as monitor:
         monitor.started("03_x", "/nonexistent/progress.json", expected=None)
-        wait_until(lambda: out.getvalue().count("\n") >= 2, "two plain lines")
+        wait_for(lambda: out.getvalue().count("\n") >= 2, "two plain lines")
     elapsed = time.monotonic() - start
     lines = out.getvalue().splitlines()
     # At most one line per plain_every (and one at the start), however slowly the machine ran.
@@ -136,6 +127,6 @@ def test_a_terminal_of_80_columns_never_gets_a_line_that_wraps(tmp_path, monkeyp
     with progress.Monitor(out, tty=True, interval=0.02) as monitor:
         monitor.started("05_cnn", tmp_path / "p.json", expected=600)
         monitor.cell("05_cnn", 12, 30)
-        wait_until(lambda: out.getvalue().count("\r\x1b[K") >= 3, "three redraws")
+        wait_for(lambda: out.getvalue().count("\r\x1b[K") >= 3, "three redraws")
     lines = [line for line in out.getvalue().split("\r\x1b[K") if line]
     assert lines and all(len(line) < 80 and line.startswith("05_cnn ") for line in lines)
