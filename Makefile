@@ -1,6 +1,6 @@
 # Thin wrappers over the mnist-study CLI. Uses the active virtualenv or conda
 # environment if there is one, otherwise creates .venv here.
-PROFILE ?= full
+PROFILE ?=
 PYTEST_ARGS ?=
 FORCE ?=
 LANGUAGE ?=
@@ -22,8 +22,8 @@ setup:            ## system packages, Python environment, Jupyter kernel
 data: setup       ## fetch and verify MNIST into the cache
 	$(BIN)/mnist-study data
 
-run: data         ## bring the notebooks up to date (PROFILE=full|smoke|record, FORCE=1 re-runs all)
-	$(BIN)/mnist-study run --profile $(PROFILE) $(if $(FORCE),--force)
+run: data         ## bring the notebooks up to date (PROFILE=full|smoke|extended|record, default: the last run's, else full; FORCE=1 re-runs all)
+	$(BIN)/mnist-study run $(if $(PROFILE),--profile $(PROFILE)) $(if $(FORCE),--force)
 
 report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date (LANGUAGE=zh: mnist_report_zh.*; LANGUAGE=all: both, side by side)
 	$(BIN)/mnist-study report $(if $(FORCE),--force) $(if $(LANGUAGE),--language $(LANGUAGE))

@@ -168,7 +168,8 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_data)
 
     r = command("run", help="execute the notebooks with a parameter profile")
-    r.add_argument("--profile", default="full", help="params/<PROFILE>.yaml (default: full)")
+    r.add_argument("--profile", help="params/<PROFILE>.yaml (default: the one the report folder's last run used, "
+                                     "else full)")
     r.add_argument("--only", nargs="+", metavar="NN",
                    help="re-run these notebooks (e.g. 02) and those that read their artifacts")
     r.add_argument("--force", action="store_true", help="re-run notebooks even if they are up to date")

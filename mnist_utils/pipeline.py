@@ -240,10 +240,14 @@ def with_dependents(notebooks: list[Path], reads: dict[str, list[str]], chosen: 
 
 
 def ensure_kernel(log=None) -> None:
-    """Register the ``mnist-study`` Jupyter kernel for this Python unless it is already current."""
+    """Register the ``mnist-study`` Jupyter kernel for this Python unless it is already current, and
+    the environment's nbconvert configuration likewise."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     log = log or _say
+    config = _previous_record(nbconvert_config_file())
+    if any({**config.get(section, {}), **values} != config.get(section) for section, values in NBCONVERT_CONFIG.items()):
+        install_nbconvert_config()
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
         if (Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
@@ -255,9 +259,34 @@ def ensure_kernel(log=None) -> None:
     log(f"Registered Jupyter kernel {KERNEL_NAME!r} for {sys.executable}")
 
 
+# Plain `jupyter nbconvert --to pdf` in this environment uses the project's notebook template, which
+# sets a notebook rendered in Chinese in the report's CJK fonts (templates/mnist_notebook).
+NBCONVERT_CONFIG = {"LatexExporter": {"template_name": "mnist_notebook",
+                                      "extra_template_basedirs": [str(Path(__file__).parent / "templates")]}}
+
+
+def nbconvert_config_file(prefix: str | os.PathLike | None = None) -> Path:
+    """The environment's nbconvert configuration, which plain ``jupyter nbconvert`` reads."""
+    return Path(prefix or sys.prefix) / "etc" / "jupyter" / "jupyter_nbconvert_config.json"
+
+
+def install_nbconvert_config(prefix: str | os.PathLike | None = None) -> Path:
+    """Add :data:`NBCONVERT_CONFIG` to the environment's nbconvert configuration, keeping the rest."""
+    path = nbconvert_config_file(prefix)
+    config = _previous_record(path)
+    for section, values in NBCONVERT_CONFIG.items():
+        config[section] = {**config.get(section, {}), **values}
+    artifacts.save_json(path, config)
+    return path
+
+
 def install_kernel(user: bool = False) -> str:
-    """Install the ``mnist-study`` kernelspec (into this environment unless ``user``)."""
+    """Install the ``mnist-study`` kernelspec (into this environment unless ``user``), and the
+    environment's nbconvert configuration (:func:`install_nbconvert_config`)."""
     from ipykernel.kernelspec import install
+
+    if not user:
+        install_nbconvert_config()
 
     where = install(user=user, prefix=None if user else sys.prefix, kernel_name=KERNEL_NAME,
                     display_name="Python (mnist-study)", env=KERNEL_ENV)
@@ -697,12 +726,74 @@ def parse_overrides(notebooks: list[Path], overrides: list[str]) -> dict[str, di
     return found
 
 
-def run(profile: str = "full", only: list[str] | None = None, layout: Layout | None = None,
+def last_profile(record: dict) -> str | None:
+    """The profile of the last notebook that ran in a run record, None if none ran. Records
+    written before the runner kept ``profile`` give it from their latest finished notebook."""
+    if record.get("profile"):
+        return record["profile"]
+    runs = [r for r in record.get("notebooks", {}).values() if r.get("profile")]
+    return max(runs, key=lambda r: r.get("finished", ""))["profile"] if runs else None
+
+
+def choose_profile(layout: Layout, requested: str | None) -> tuple[str, str | None]:
+    """The profile a run uses and the line that says so (None when there is nothing to say).
+
+    Without ``--profile``, the one the report folder's last run used, else the full profile,
+    with a word on its cost. A profile other than the last one is allowed and named.
+    """
+    previous = last_profile(_previous_record(layout.run_record))
+    folder = os.path.relpath(layout.report) if layout.report.is_relative_to(Path.cwd()) else str(layout.report)
+    if requested is None and previous:
+        return previous, (f"Profile: {previous}, the one the last run in {folder}/ used "
+                          f"(--profile NAME for another).")
+    if requested is None:
+        return "full", ("Profile: full, the study as reported: tens of minutes on a laptop's CPU. "
+                        "`mnist-study run --profile smoke` runs every notebook in a few minutes instead, "
+                        "with numbers that are not results.")
+    if previous and requested != previous:
+        return requested, (f"Profile: {requested}; the last run in {folder}/ used {previous}, "
+                           f"whose results the notebooks that run now replace.")
+    return requested, None
+
+
+def disagreements(layout: Layout, record: dict) -> list[str]:
+    """Why the executed notebooks a run record lists would not make one consistent report:
+    a notebook that ran before an upstream artifact it reads last changed (its prose and
+    figures cite the old values), or notebooks from different profiles. Empty if none."""
+    import nbformat
+
+    runs = record.get("notebooks", {})
+    problems = []
+    for stem, entry in runs.items():
+        path = layout.executed / f"{stem}.ipynb"
+        recorded = entry.get("inputs", {}).get("reads")
+        if not path.is_file() or recorded is None:
+            continue
+        try:
+            reads = cache.declared_reads(nbformat.read(path, as_version=4))
+        except Exception:  # noqa: BLE001 - an unreadable copy: nothing to compare, the build names it
+            continue
+        if cache.digest(cache.reads_digest(layout.artifacts, reads)) != recorded:
+            upstream = sorted({rel.split("/")[0] for rel in reads})
+            problems.append(f"{stem} ran before the artifacts it reads from {', '.join(upstream)} last changed, "
+                            f"so its text and figures cite their old values")
+    profiles: dict[str, list[str]] = {}
+    for stem, entry in runs.items():
+        profiles.setdefault(entry.get("profile", "?"), []).append(stem)
+    if len(profiles) > 1:
+        problems.append("the notebooks ran with different profiles ("
+                        + "; ".join(f"{p}: {', '.join(stems)}" for p, stems in profiles.items()) + ")")
+    return problems
+
+
+def run(profile: str | None = "full", only: list[str] | None = None, layout: Layout | None = None,
         log=None, force: bool = False, jobs: int | None = None, monitor=None,
         overrides: list[str] | None = None) -> dict:
     """Validate the profile, fetch the data, then bring the notebooks up to date in order.
 
     Args:
+        profile: a profile's name in the params folder; None for the one the report
+            folder's last run used (:func:`choose_profile`), said on the first line.
         only: notebook numbers or names to re-run, with every notebook that reads
             their artifacts; the others are left as they are.
         force: re-run every notebook (or every one ``only`` selects) even if up to date.
@@ -721,8 +812,12 @@ def run(profile: str = "full", only: list[str] | None = None, layout: Layout | N
         maps each notebook considered to ``executed``, ``refreshed`` or ``up to date``.
     """
     layout = layout or default_layout()
+    say = log or (monitor.log if monitor is not None else _say)
+    profile, line = choose_profile(layout, profile)
+    if line:
+        say(line)
     command = f"mnist-study run --profile {profile}" + (f" --only {' '.join(only)}" if only else "")
-    with report_lock(layout.report, command, log or (monitor.log if monitor is not None else None)):
+    with report_lock(layout.report, command, say):
         return _run_locked(profile, only, layout, log, force, jobs, monitor, overrides)
 
 
@@ -761,6 +856,11 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
     if forgot or record.get("notebooks_dir") != str(layout.notebooks):
         record["notebooks_dir"] = str(layout.notebooks)
         artifacts.save_json(layout.run_record, record)
+    others = [stem for stem, entry in record["notebooks"].items()
+              if entry.get("profile") != profile and stem not in {nb.stem for nb in chosen}]
+    if others:
+        log(f"note: {', '.join(others)} ran with another profile, and --only leaves them so; `mnist-study report` "
+            f"builds only from notebooks of one profile: run without --only to bring them all to {profile}")
     shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # left by a killed run
     total = time.perf_counter()
     waiting = {nb.stem for nb in chosen}
@@ -806,6 +906,7 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
             **({"overrides": changed[nb.stem]} if changed.get(nb.stem) else {}),
         }
         record["this_run"][nb.stem] = "executed"
+        record["profile"] = profile  # the default of the next run without --profile
         record["notebooks"] = dict(sorted(record["notebooks"].items()))  # in notebook order, however they ran
         artifacts.save_json(layout.run_record, record)
         waiting.discard(nb.stem)
@@ -853,6 +954,9 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
             shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # ours alone: we hold the lock
             kept = [stem for stem, state in record["this_run"].items() if state == "executed"]
             stopped = [nb.stem for nb in chosen if nb.stem not in record["this_run"]]
+            if kept:  # their executed copies still hold templates: fill in their prose, in both languages
+                with contextlib.suppress(PipelineError):  # the interrupt is the news; the report re-renders
+                    render(layout)
             raise Interrupted((f"kept {', '.join(kept)}, which finished; " if kept else "no notebook finished; ")
                               + f"{', '.join(stopped)}: stopped or not started, earlier outputs unchanged") from None
     try:

@@ -12,7 +12,8 @@ editing it re-runs nothing.
   :data:`FACTS_MIME`; a notebook's templates see all of its facts, and ``profile``.
 - **Captions.** A markdown cell ``Figure: text {#fig:label}`` or ``Table: text
   {#tab:label}`` captions the figure or table its notebook displayed with that
-  label (pandoc-crossref's spelling). The renderer numbers it.
+  label (pandoc-crossref's spelling), or the markdown table in the cell just before
+  it. The renderer numbers it.
 - **Translations.** ``notebooks/zh/NN_name.yaml`` holds the Chinese of each
   markdown cell, keyed by the cell's id, with a hash of the English it translates
   (``en``): when the English changes, the translation is flagged as out of date.
@@ -37,6 +38,8 @@ SECTIONS = Path(__file__).parent / "templates" / "sections"
 CAPTION = re.compile(r"^\s*(?P<word>Figure|Table):\s*(?P<text>.*?)\s*\{#(?P<kind>fig|tab):(?P<label>[A-Za-z0-9_.-]+)\}\s*$",
                      re.S)
 KINDS = {"fig": "figure", "tab": "table"}
+# A markdown table's delimiter row (| --- | :-: |; a bar at least, unlike a rule), which a table caption cell may follow.
+TABLE_RULE = re.compile(r"^(?=[^\n]*\|)\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$", re.M)
 # A cross-reference in prose: [@fig:label] or [@tab:label] (pandoc-crossref's spelling).
 REFERENCE = re.compile(r"\[@(fig|tab):([A-Za-z0-9_.-]+)\]")
 # The words the renderer writes itself, in each language.
@@ -341,6 +344,11 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
             new = copy.deepcopy(cell)
             new.source = text  # empty when the template chose to say nothing; the report drops it
             new.metadata["mnist_report"] = {"template": cell.source}
+            if caption and caption["kind"] == "tab" and caption["label"] not in labelled and cells \
+                    and cells[-1].cell_type == "markdown" and TABLE_RULE.search(cells[-1].source):
+                # A table written in markdown (a template's rows) is captioned by the cell after it.
+                labelled[caption["label"]] = "table"
+                cells[-1].metadata["mnist_report"]["table_label"] = caption["label"]
             if caption:
                 _number(new, caption, labelled, counts, names, language, where, errors)
             cells.append(new)
@@ -353,6 +361,8 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
             first = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), -1)
             cells.insert(first + 1, note)
         nb.cells = cells
+        # Which edition this copy is: plain nbconvert sets a Chinese one in CJK fonts (templates/mnist_notebook).
+        nb.metadata.setdefault("mnist_study", {})["language"] = language
         result.notebooks[stem] = nb
     for stem, nb in result.notebooks.items():
         for cell in nb.cells:

@@ -226,11 +226,18 @@ def attach_captions(cells) -> list:
 
     outputs = {meta["label"]: out for cell in cells if cell.cell_type == "code" for out in cell.get("outputs", [])
                if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")}
+    # Tables written in markdown: the templates set their caption above them (markdowncell blocks).
+    tables = {meta["table_label"]: cell for cell in cells if cell.cell_type == "markdown"
+              if (meta := cell.get("metadata", {}).get("mnist_report", {})).get("table_label")}
     kept = []
     for cell in cells:
         meta = cell.get("metadata", {}).get("mnist_report", {})
         if cell.cell_type != "markdown" or "kind" not in meta:
             kept.append(cell)
+            continue
+        if meta["kind"] == "table" and meta["label"] in tables:
+            tables[meta["label"]].metadata["mnist_report"].update(
+                caption=meta["caption"], prefix=meta["prefix"], number=meta["number"])
             continue
         out = outputs[meta["label"]]  # prose.render checked that it is there
         out.metadata["mnist_report"].update(caption=meta["caption"], prefix=meta["prefix"], number=meta["number"])
@@ -599,6 +606,13 @@ def _build(layout: Layout, settings_path: Path, include_code: bool | None, force
     if not stems or missing:
         raise ReportError(f"No executed {', '.join(missing) or 'notebooks'} in {layout.executed}. "
                           f"Run `mnist-study run` first.")
+    problems = pipeline.disagreements(layout, record)
+    where = "" if layout.report == pipeline.default_layout().report else f" --report-dir {layout.report}"
+    if problems:
+        raise ReportError(
+            "The report would contradict itself, so it was not built (the report files are unchanged):\n  - "
+            + "\n  - ".join(problems) + f"\nBring them up to date with `mnist-study run --profile "
+            f"{pipeline.last_profile(record)}{where}` (it re-runs only what is out of date), then build the report again.")
     # A translation or template edited since the run is picked up here; nothing executes.
     problems = pipeline.render(layout, (language,))
     executed = [layout.rendered(language) / f"{stem}.ipynb" for stem in stems]

@@ -145,7 +145,7 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
           optimizer: str = "adam", learning_rate: float | None = None,
           steps_per_execution: int = 32, jit_compile: bool | str = "auto",
           eval_batch_size: int = 2048, plateau_patience: int = 0, record_test: bool = False,
-          position: str = "", reuse: ModelCache | None = None) -> RunResult:
+          position: str = "", label: str = "", reuse: ModelCache | None = None) -> RunResult:
     """Build, compile and fit one model with a fixed seed; score it on the test set.
 
     The validation set is the only data used during training (for the curves);
@@ -167,6 +167,7 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
             as course paper 003 does, would add.
         position: where this run stands among its siblings ("2 of 3"), for the
             runner's progress line.
+        label: what trains, for that line ("our CNN with augmentation"); the model's name if empty.
         reuse: a :class:`ModelCache` whose compiled model trains instead, so that
             runs of the same build and settings trace their functions once. The
             result is bitwise the same and ``RunResult.model`` is still a model of
@@ -197,7 +198,7 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
         # The fresh model's initial weights and seed-generator states, drawn under this seed.
         _copy_variables(model.variables, trained.variables)
     timer = _epoch_timer()
-    label = f"{model.name}, seed {seed}" + (f" ({position})" if position else "")
+    label = f"{label or model.name}, seed {position or seed}"  # "our CNN with augmentation, seed 2 of 3"
     callbacks = [timer, progress.keras_callback(label)]
     if plateau_patience:
         callbacks += [

@@ -146,6 +146,8 @@ def test_executed_copies_read_as_prose_with_numbers_in_one_language(smoke):
             for text in markdown:
                 assert not re.search(r"\{\{|\{%|\[@|\{#(fig|tab):", text), (path.name, text[:100])
                 assert i18n.has_chinese(text) == (language == "zh") or not re.search(r"[A-Za-z]{4}", text), text[:100]
+                # The smoke run's counts are the edge values (one seed, one pair): no "0 of" or "有 0 个".
+                assert not re.search(r"\b(in|of) 0(?![.,\d])|\b0 of\b|有 0 个|其中 0 个", text), (path.name, text[:200])
             figures += sum(bool(re.match(r"\*\*(Figure|图) \d+", t)) for t in markdown)
             injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
             assert f'output_dir = "{layout.artifacts / path.stem}"' in injected.source
@@ -190,9 +192,12 @@ def test_figures_and_tables_are_numbered_and_cross_references_resolve(smoke):
     text = "\n".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages)
     html = (layout.report / "mnist_report.html").read_text()
     for kind, least in (("Figure", 20), ("Table", 10)):
-        in_pdf = sorted({int(n) for n in re.findall(rf"{kind} (\d+):", text)})
+        in_pdf = [int(n) for n in re.findall(rf"{kind} (\d+):", text)]  # the captions, as LaTeX numbered them
         assert in_pdf == list(range(1, len(in_pdf) + 1)) and len(in_pdf) >= least, (kind, in_pdf)
         assert [int(n) for n in re.findall(rf"<b>{kind} (\d+)\.", html)] == in_pdf  # the same numbers, in order
+    # 07's claim tables, written in markdown, are captioned and numbered like the others, in the PDF too.
+    last = re.findall(r"Table (\d+): Course paper (\d{3}) \(", text)
+    assert [p for _, p in last] == ["000", "001", "002", "003"] and int(last[-1][0]) == in_pdf[-1], last
     assert "[@" not in text and "[@" not in html.split("<main>")[-1]  # (MathJax's own code has some)
     # 01's third figure is its class means; the prose cites it by number.
     assert "The mean image of each class (Figure 3)" in html
@@ -240,6 +245,7 @@ def test_chinese_figures_and_tables_are_numbered_and_cross_references_resolve(ch
     assert "[@" not in body and "每一类的平均图像（图 3）" in body
     text = "\n".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "[@" not in text and "图 3" in text and "表 1" in text
+    assert len(re.findall(r"<b>表 \d+\u3000</b>课程论文 00\d（", html)) == 4  # 07's claim tables
 
 
 def test_the_course_papers_part_checks_every_claim_in_both_editions(chinese):

@@ -1,5 +1,7 @@
 """Metrics against known values; plot helpers draw non-empty images."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,14 +129,40 @@ def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
     assert tally == {"pairs": 3, "better": 1, "won": 1, "lost": 1}
     text = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": tally})
     assert text == ("A is right where B is wrong more often than the reverse in 1 of 3 seed pairs, "
-                    "significantly (McNemar p < 0.05) in 1; it is significantly worse in 1.")
+                    "significantly (McNemar p < 0.05); it is significantly worse in 1.")
     one = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": evaluation.mcnemar_tally([tie])})
-    assert one.endswith("in 0 of 1 seed pair, significantly (McNemar p < 0.05) in 0.")
+    assert one == "A is right where B is wrong no more often than the reverse in its only seed pair."
     none = evaluation.mcnemar_tally([loss, tie])  # no pair where A does better
     assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": none}, "zh") == (
         "在 2 个种子对中，没有一个里 甲 对而 乙 错的情况多于反过来的情况；有 1 个显著更差。")
     assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": tally}, "zh") == (
-        "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，其中 1 个显著（McNemar p < 0.05）；有 1 个显著更差。")
+        "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，且显著（显著指 McNemar p < 0.05）；有 1 个显著更差。")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_mcnemar_sentence_reads_well_at_every_count(language):
+    """Every tally of 1 to 3 seed pairs: no "0 of", "in 0" or "0 个" phrase, one sentence, and the
+    words for none, one, some and all of the pairs where they apply."""
+    from mnist_utils import prose
+
+    said = {}
+    for pairs in (1, 2, 3):
+        for better in range(pairs + 1):
+            for won in range(better + 1):
+                for lost in range(pairs - better + 1):
+                    t = {"pairs": pairs, "better": better, "won": won, "lost": lost}
+                    text = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": t}, language)
+                    assert not re.search(r"\b0 of|in 0(?![.,\d])|(?<!\d)0 个|\{|  ", text), (t, text)
+                    assert text.endswith("." if language == "en" else "。") and text.count("。") <= 1, (t, text)
+                    said[pairs, better, won, lost] = text
+    words = {"en": ("in none of 3 seed pairs", "in 2 of 3 seed pairs, 1 of them significantly",
+                    "in 3 of 3 seed pairs, each significantly", "in 2 of 2 seed pairs, none of them significantly",
+                    "more often than the reverse in its only seed pair, significantly", "it is significantly worse there"),
+             "zh": ("没有一个里", "其中 1 个显著", "每个都显著", "但都不显著", "在唯一的种子对中，A 对而 B 错的情况多于反过来的情况，且显著",
+                    "A 在该对中显著更差")}[language]
+    keys = ((3, 0, 0, 0), (3, 2, 1, 0), (3, 3, 3, 0), (2, 2, 0, 0), (1, 1, 1, 0), (1, 0, 0, 1))
+    for key, expected in zip(keys, words):
+        assert expected in said[key], (key, said[key])
 
 
 def test_scores_and_summaries_in_full():

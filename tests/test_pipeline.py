@@ -582,3 +582,112 @@ def test_the_cli_skips_the_slow_iri_grammar_and_still_validates_notebooks():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith("rejected")
+
+
+def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stale_readers(notebook_factory, tmp_path):
+    """Ctrl-C after 01 re-ran with a new value and while 02, which reads it, still ran: 01's copies
+    have their prose filled in, in both languages; the report refuses to cite 02's old value next to
+    01's new one, naming 02 and the command that fixes it; once that command ran, it builds."""
+    import signal
+    import subprocess
+    import sys
+
+    import nbformat
+    from conftest import RUNNER_CELL
+
+    from mnist_utils import report
+
+    layout = _chain(notebook_factory, tmp_path)
+    writer = notebook_factory.folder / "01_w.ipynb"
+    nb = nbformat.read(writer, as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell("from mnist_utils import display\ndisplay.facts(n=n)"),
+                 nbformat.v4.new_markdown_cell("The value is {{ n }}.", id="value")]
+    nbformat.write(nb, writer)
+    reader = notebook_factory.folder / "02_r.ipynb"
+    nb = nbformat.read(reader, as_version=4)
+    nb.cells[1].source = RUNNER_CELL + "seconds: int = 0  # how long to sleep\n"
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import time\nfrom mnist_utils import progress\nprogress.report('sleeping')\ntime.sleep(seconds)"))
+    nbformat.write(nb, reader)
+    assert set(_states(layout).values()) == {"executed"}
+    settings = pipeline.project_root() / "params" / "report.yaml"
+    assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []
+
+    (layout.params / "p.yaml").write_text("notebooks:\n  01_w: {n: 2}\n  02_r: {seconds: 120}\n")
+    script = ("import sys\nfrom mnist_utils import cli\n"
+              f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(layout.notebooks)!r}, "
+              f"'--params', {str(layout.params)!r}, '--report-dir', {str(layout.report)!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (layout.report / ".staging" / "02_r" / "progress.json").exists(), "02 to start")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (out, err)
+    finally:
+        proc.kill()
+    assert "kept 01_w, which finished" in err
+    for folder in (layout.executed, layout.executed / "zh"):
+        assert "The value is 2." in [c.source for c in nbformat.read(folder / "01_w.ipynb", as_version=4).cells]
+
+    with pytest.raises(report.ReportError) as refused:
+        report.build(layout, settings)
+    message = str(refused.value)
+    assert "02_r ran before the artifacts it reads from 01_w last changed" in message
+    assert f"mnist-study run --profile p --report-dir {layout.report}" in message
+    assert "01_w ran" not in message and "03_x" not in message  # only the stale one is named
+    assert not (layout.report / "mnist_report.html").exists()
+
+    (layout.params / "p.yaml").write_text("notebooks:\n  01_w: {n: 2}\n")
+    assert _states(layout) == {"01_w": "up to date", "02_r": "executed", "03_x": "up to date"}
+    assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []
+
+
+def test_a_run_without_profile_uses_the_last_one_and_says_so(notebook_factory, tmp_path, capsys):
+    """No --profile: the report folder's last profile, named on the first line; with no run on
+    record, the full profile and a word on its cost; another profile than the last is named."""
+    from mnist_utils import cli
+
+    layout = _chain(notebook_factory, tmp_path)
+    (layout.params / "full.yaml").write_text("notebooks: {}\n")
+    args = ["run", "--notebooks", str(layout.notebooks), "--params", str(layout.params),
+            "--report-dir", str(layout.report)]
+    assert pipeline.choose_profile(layout, "q") == ("q", None)  # nothing ran: nothing to compare
+    assert cli.main(args) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Profile: full, the study as reported: tens of minutes") and "--profile smoke" in first
+    assert cli.main(args + ["--profile", "q"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Profile: q; the last run in ") and first.endswith(
+        "/ used full, whose results the notebooks that run now replace.")
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Profile: q, the one the last run in ") and out[0].endswith("(--profile NAME for another).")
+    assert [line for line in out if "up to date, skipped" in line] == [
+        f"{stem}: up to date, skipped" for stem in ("01_w", "02_r", "03_x")]  # q, as last time
+    assert json.loads(layout.run_record.read_text())["profile"] == "q"
+    assert pipeline.choose_profile(layout, "q") == ("q", None)  # the same as last time: nothing to say
+
+
+def test_a_profile_comes_from_a_record_written_before_the_runner_kept_it():
+    old = {"notebooks": {"01_a": {"profile": "smoke", "finished": "2026-12-01T10:00:00+00:00"},
+                         "02_b": {"profile": "full", "finished": "2026-12-01T11:00:00+00:00"},
+                         "03_c": {"profile": "smoke", "finished": "2026-12-01T09:00:00+00:00"}}}
+    assert pipeline.last_profile(old) == "full"  # the latest finished
+    assert pipeline.last_profile({**old, "profile": "record"}) == "record"
+    assert pipeline.last_profile({}) is None and pipeline.last_profile({"notebooks": {}}) is None
+
+
+def test_notebooks_of_two_profiles_are_named_and_the_report_refuses_them(notebook_factory, tmp_path):
+    from mnist_utils import report
+
+    layout = _chain(notebook_factory, tmp_path)
+    _states(layout)
+    said = []
+    assert pipeline.run("q", only=["3"], layout=layout, log=said.append)["this_run"] == {"03_x": "executed"}
+    assert any(line.startswith("note: 01_w, 02_r ran with another profile, and --only leaves them so") for line in said)
+    problems = pipeline.disagreements(layout, json.loads(layout.run_record.read_text()))
+    assert problems == ["the notebooks ran with different profiles (p: 01_w, 02_r; q: 03_x)"]
+    with pytest.raises(report.ReportError, match=r"different profiles.*\n.*mnist-study run --profile q"):
+        report.build(layout, pipeline.project_root() / "params" / "report.yaml")
+    assert _states(layout, "q") == {"01_w": "executed", "02_r": "executed", "03_x": "up to date"}
+    assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []

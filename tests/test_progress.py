@@ -28,8 +28,8 @@ def test_a_terminal_gets_one_line_redrawn_and_log_lines_that_clear_it(tmp_path, 
     out = io.StringIO()
     monkeypatch.setenv("COLUMNS", "200")  # wide enough for the whole line
     monkeypatch.setenv(progress.ENV, str(tmp_path / "p.json"))
-    progress.report("training lenet5, seed 1 (2 of 3), epoch 7 of 10")
-    line = "\r\x1b[K05_cnn 0 s · cell 5 of 30 · training lenet5, seed 1 (2 of 3), epoch 7 of 10 · about 10:00 left"
+    progress.report("training LeNet-5, seed 2 of 3, epoch 7 of 10")
+    line = "\r\x1b[K05_cnn 0 s · cell 5 of 30 · training LeNet-5, seed 2 of 3, epoch 7 of 10 · about 10:00 left"
     with progress.Monitor(out, tty=True, interval=0.05) as monitor:
         monitor.started("05_cnn", tmp_path / "p.json", expected=600)
         monitor.cell("05_cnn", 4, 30)

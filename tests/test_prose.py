@@ -165,3 +165,28 @@ def test_the_profile_note_calls_only_the_smoke_profiles_numbers_not_results(lang
     assert ("not results" if language == "en" else "不是研究结果") not in extended
     assert "`params/extended.yaml`" in extended and "`smoke`" in smoke
     assert prose.profile_note("full", language) is None
+
+
+def test_a_markdown_table_is_captioned_and_numbered_by_the_cell_after_it(tmp_path):
+    """07's claim tables are markdown (template rows): the caption cell after one numbers it among the
+    displayed tables; a caption after prose, or an uncaptioned markdown table, numbers nothing."""
+    table = "| claim | verdict |\n|:--|:--|\n| it holds | **{{ verdict }}** |"
+    nb = _executed(["See [@tab:claims].", table, "Table: The claims {#tab:claims}", "Figure: x {#fig:a}"],
+                   {"verdict": "reproduced"})
+    cells = _render(nb, tmp_path).notebooks["01_x"].cells
+    assert cells[2].source == "See Table 1."
+    assert cells[3].metadata["mnist_report"]["table_label"] == "claims"
+    assert cells[4].source == "**Table 1.** The claims" and cells[4].metadata["mnist_report"]["number"] == 1
+    with pytest.raises(prose.ProseError, match="caption of table 'claims', but no code cell displayed a table"):
+        _render(_executed(["Some prose | with a bar.\n\n---", "Table: The claims {#tab:claims}", "Figure: x {#fig:a}"],
+                          {}), tmp_path)
+    plain = _render(_executed([table, "Figure: x {#fig:a}"], {"verdict": "no"}), tmp_path).notebooks["01_x"].cells
+    assert "table_label" not in plain[2].metadata["mnist_report"]  # an uncaptioned table stays unnumbered
+    assert plain[3].source == "**Figure 1.** x"
+
+
+def test_every_rendered_copy_says_its_language(tmp_path):
+    nb = _executed(["Figure: x {#fig:a}"], {})
+    for language in ("en", "zh"):
+        rendered = _render(nb, tmp_path, language).notebooks["01_x"]
+        assert rendered.metadata["mnist_study"]["language"] == language

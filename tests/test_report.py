@@ -198,3 +198,72 @@ def test_pandoc_cache_gives_what_pandoc_gives(tmp_path):
     cached = report.PandocCache(tmp_path / "pandoc.json")
     for _ in range(2):
         assert cached.convert(text, "markdown", "latex") == convert_pandoc(text, "markdown", "latex")
+
+
+def test_a_markdown_table_s_caption_is_set_above_it_in_the_html_and_the_pdf():
+    """The caption cell of a markdown table moves onto the table's cell; the HTML sets it in a
+    figcaption, the LaTeX in \\captionof before pandoc's longtable, whose own step of the table
+    counter the template undoes, so the PDF numbers tables as the HTML does."""
+    import nbformat
+    from nbformat.v4 import new_notebook
+
+    table = new_markdown_cell("| a | b |\n|:--|:--|\n| 1 | 2 |", metadata={"mnist_report": {"table_label": "t"}})
+    caption = new_markdown_cell("**Table 3.** Claims & more", metadata={"mnist_report": {
+        "kind": "table", "label": "t", "number": 3, "caption": "Claims & more", "prefix": "Table 3. "}})
+    plain = new_markdown_cell("| c | d |\n|:--|:--|\n| 3 | 4 |")
+    kept = report.attach_captions([table, caption, plain])
+    assert kept == [table, plain]
+    assert table.metadata["mnist_report"] == {"table_label": "t", "caption": "Claims & more", "prefix": "Table 3. ",
+                                              "number": 3}
+    nb = new_notebook(cells=kept, metadata={"mnist_report": {}})
+    html = report._exporter(__import__("nbconvert").HTMLExporter, "mnist_html", "latex-only").from_notebook_node(
+        nbformat.from_dict(nb))[0]
+    assert html.count("<figcaption>") == 1
+    # Inside the rendered markdown, so the caption has the text's font and margin, as the others do.
+    assert html.index('class="jp-RenderedHTMLCommon jp-RenderedMarkdown') < html.index(
+        "<figure><figcaption><b>Table 3. </b>Claims &amp; more</figcaption>") < html.index("<table>")
+    latex = report._exporter(__import__("nbconvert").LatexExporter, "mnist_latex", "html-only").from_notebook_node(
+        nbformat.from_dict(nb))[0]
+    assert latex.count("\\captionof{table}") == 1
+    assert latex.index("\\captionof{table}{Claims \\& more}") < latex.index("\\begin{longtable}")
+    assert "\\patchcmd{\\LT@array}{\\refstepcounter{table}}{}" in latex
+
+
+def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tmp_path):
+    """`jupyter nbconvert --to latex` as a user types it, from the project folder: a notebook rendered
+    in Chinese gets the report's xeCJK setup; an English one nbconvert's own preamble."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nbformat
+    from nbformat.v4 import new_notebook
+
+    from mnist_utils import pipeline
+
+    config = json.loads(pipeline.nbconvert_config_file().read_text())
+    assert config["LatexExporter"] == pipeline.NBCONVERT_CONFIG["LatexExporter"]  # installed by `make setup`
+    jupyter = Path(sys.executable).with_name("jupyter")
+    for language, text in (("zh", "基线多层感知机"), ("en", "A baseline")):
+        path = tmp_path / f"{language}.ipynb"
+        nbformat.write(new_notebook(cells=[new_markdown_cell(f"# {text}")],
+                                    metadata={"mnist_study": {"language": language}}), path)
+        subprocess.run([str(jupyter), "nbconvert", "--to", "latex", str(path)], check=True, capture_output=True,
+                       cwd=pipeline.project_root())
+        latex = path.with_suffix(".tex").read_text(encoding="utf-8")
+        assert text in latex
+        assert ("\\usepackage{xeCJK}" in latex) == (language == "zh")
+        if language == "zh":
+            assert f"\\setCJKmainfont[Path={report.CJK_FONT_DIR}/, FontIndex=2" in latex
+
+
+def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_path):
+    from mnist_utils import pipeline
+
+    path = pipeline.nbconvert_config_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"LatexExporter": {"exclude_input": True}, "HTMLExporter": {"theme": "dark"}}))
+    assert pipeline.install_nbconvert_config(tmp_path) == path
+    config = json.loads(path.read_text())
+    assert config["HTMLExporter"] == {"theme": "dark"}
+    assert config["LatexExporter"] == {"exclude_input": True, **pipeline.NBCONVERT_CONFIG["LatexExporter"]}

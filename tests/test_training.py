@@ -85,10 +85,19 @@ def test_make_optimizer_study_names():
     assert training.make_optimizer("adam").get_config()["learning_rate"] == pytest.approx(0.001)
 
 
-def test_run_seeds_returns_per_seed_histories_and_scores(tiny_splits):
+def test_run_seeds_returns_per_seed_histories_and_scores(tiny_splits, monkeypatch):
+    from mnist_utils import progress
+
     training.set_determinism()
     build = lambda: models.build_mlp(hidden=(16,))  # noqa: E731
-    runs = training.run_seeds(build, tiny_splits, [3, 4], epochs=2, batch_size=32)
+    said = []
+    monkeypatch.setattr(progress, "report", said.append)
+    runs = training.run_seeds(build, tiny_splits, [3, 4], epochs=2, batch_size=32, label="the tiny MLP")
+    # The progress line says what trains and which of the seeds, in words.
+    assert said[-1].startswith("training the tiny MLP, seed 2 of 2, epoch 2 of 2")
+    said.clear()
+    training.train(build, tiny_splits, 5, epochs=1, batch_size=32)
+    assert said == ["training mlp, seed 5, epoch 1 of 1"]  # alone and unlabelled: the model's name and its seed
     again = training.run_seeds(build, tiny_splits, [3], epochs=2, batch_size=32)
     assert [r.seed for r in runs] == [3, 4]
     assert set(runs[0].history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
