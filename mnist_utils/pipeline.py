@@ -773,8 +773,10 @@ def disagreements(layout: Layout, record: dict) -> list[str]:
             reads = cache.declared_reads(nbformat.read(path, as_version=4))
         except Exception:  # noqa: BLE001 - an unreadable copy: nothing to compare, the build names it
             continue
-        if cache.digest(cache.reads_digest(layout.artifacts, reads)) != recorded:
-            upstream = sorted({rel.split("/")[0] for rel in reads})
+        now = cache.reads_digest(layout.artifacts, reads)
+        if cache.digest(now) != recorded:
+            before = entry.get("read_digests")  # which ones changed (records from before it: all are named)
+            upstream = sorted({rel.split("/")[0] for rel in reads if before is None or before.get(rel) != now[rel]})
             problems.append(f"{stem} ran before the artifacts it reads from {', '.join(upstream)} last changed, "
                             f"so its text and figures cite their old values")
     profiles: dict[str, list[str]] = {}
@@ -902,7 +904,7 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
             "profile": profile, "parameters": resolved[nb.stem], "seconds": round(seconds, 2), "jobs": jobs,
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "inputs": inputs, "outputs": outputs_digest(layout, nb.stem),
-            "training_flops": flops,
+            "training_flops": flops, "read_digests": cache.reads_digest(layout.artifacts, reads[nb.stem]),
             **({"overrides": changed[nb.stem]} if changed.get(nb.stem) else {}),
         }
         record["this_run"][nb.stem] = "executed"

@@ -691,3 +691,24 @@ def test_notebooks_of_two_profiles_are_named_and_the_report_refuses_them(noteboo
         report.build(layout, pipeline.project_root() / "params" / "report.yaml")
     assert _states(layout, "q") == {"01_w": "executed", "02_r": "executed", "03_x": "up to date"}
     assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []
+
+
+def test_a_stale_notebook_is_named_with_the_upstream_notebooks_whose_artifacts_changed(tmp_path):
+    from mnist_utils import cache
+
+    layout = pipeline.Layout(tmp_path / "notebooks", tmp_path / "params", tmp_path / "report")
+    for rel in ("01_a/x.json", "02_b/y.json"):
+        (layout.artifacts / rel).parent.mkdir(parents=True, exist_ok=True)
+        (layout.artifacts / rel).write_text("1")
+    reads = ["01_a/x.json", "02_b/y.json"]
+    layout.executed.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(metadata={"mnist_study": {"reads": reads}}), layout.executed / "03_c.ipynb")
+    seen = cache.reads_digest(layout.artifacts, reads)
+    entry = {"profile": "p", "inputs": {"reads": cache.digest(seen)}, "read_digests": seen}
+    record = {"notebooks": {"03_c": entry}}
+    assert pipeline.disagreements(layout, record) == []
+    (layout.artifacts / "02_b" / "y.json").write_text("2")
+    assert pipeline.disagreements(layout, record) == [
+        "03_c ran before the artifacts it reads from 02_b last changed, so its text and figures cite their old values"]
+    del entry["read_digests"]  # a record from before the runner kept them: every upstream notebook is named
+    assert "from 01_a, 02_b last changed" in pipeline.disagreements(layout, record)[0]
