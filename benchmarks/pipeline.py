@@ -43,10 +43,11 @@ from pathlib import Path
 
 import nbformat
 
-from mnist_utils import artifacts, pipeline
+from mnist_utils import artifacts
+from mnist_utils.book import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "mnist_utils.cli"]
+CLI = [sys.executable, "-m", "mnist_utils.book.cli"]
 EDITED = "04_regularization"
 
 
@@ -104,7 +105,7 @@ def add_sentence(path: Path, n: int) -> None:
 
 def add_translated_sentence(notebook: Path, n: int) -> None:
     """Add a sentence to the first Chinese entry of a notebook's translation file."""
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     entries = prose.load_translations(notebook, "zh")
     first = next(iter(entries))

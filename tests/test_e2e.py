@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from mnist_utils import pipeline, report
+from mnist_utils.book import pipeline, report
 
 pytestmark = pytest.mark.e2e
 LOG_NOISE = re.compile(r"I0000|E0000|WARNING: All log messages|oneDNN|cuda|\x1b\[|\r")
@@ -133,7 +133,8 @@ def test_every_table_keeps_its_number_format(smoke):
 def test_executed_copies_read_as_prose_with_numbers_in_one_language(smoke):
     """What a reader opens in report/executed/ (English) and report/executed/zh/: the prose filled in,
     captions numbered, references resolved, and the parameters pointing at the real artifacts."""
-    from mnist_utils import i18n, prose
+    from mnist_utils import i18n
+    from mnist_utils.book import prose
 
     layout, _, _ = smoke
     cnn = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())
@@ -251,7 +252,8 @@ def test_chinese_figures_and_tables_are_numbered_and_cross_references_resolve(ch
 def test_the_course_papers_part_checks_every_claim_in_both_editions(chinese):
     """Notebook 07: one table per paper listing every claim of the data file with a verdict, in both
     editions of the report; the tally that the abstract states is the table's."""
-    from mnist_utils import papers, prose
+    from mnist_utils import papers
+    from mnist_utils.book import prose
 
     layout, zh_paths, _ = chinese
     claims = papers.load()

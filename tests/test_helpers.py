@@ -120,7 +120,7 @@ def test_seconds_to_reach_counts_whole_epochs():
 
 
 def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     win = {"a_only": 30, "b_only": 5, "p_value": 1e-5}
     loss = {"a_only": 5, "b_only": 30, "p_value": 1e-5}
@@ -143,7 +143,7 @@ def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
 def test_the_mcnemar_sentence_reads_well_at_every_count(language):
     """Every tally of 1 to 3 seed pairs: no "0 of", "in 0" or "0 个" phrase, one sentence, and the
     words for none, one, some and all of the pairs where they apply."""
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     said = {}
     for pairs in (1, 2, 3):

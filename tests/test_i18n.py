@@ -75,7 +75,7 @@ def test_table_translates_headers_and_text_cells(shown):
 def test_facts_publish_plain_values_shown_compactly(shown):
     import numpy as np
 
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     display.facts(ours={"mean": np.float32(0.5), "std": None, "n": 3}, seeds=np.array([0, 1]), missing=float("nan"),
                   name="adam")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_utils import pipeline
+from mnist_utils.book import notebooks, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +31,7 @@ def test_notebook_is_clean_and_parameterized(path):
 def test_profiles_fit_the_notebooks(profile):
     layout = pipeline.default_layout()
     resolved = pipeline.resolve_parameters(
-        pipeline.discover(layout.notebooks), pipeline.load_profile(layout.params, profile))
+        pipeline.discover(layout.notebooks), notebooks.load_profile(layout.params, profile))
     assert set(resolved) == {p.stem for p in NOTEBOOKS}
 
 

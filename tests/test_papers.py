@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from mnist_utils import evaluation, papers, prose
+from mnist_utils import evaluation, papers
+from mnist_utils.book import prose
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "07_course_papers.ipynb"

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 
 from conftest import RUNNER_CELL, wait_for
-from mnist_utils import pipeline, validation
+from mnist_utils import validation
+from mnist_utils.book import notebooks, pipeline, record
 
 
 def test_discover_orders_by_prefix_and_ignores_others(notebook_factory):
@@ -18,7 +19,7 @@ def test_discover_orders_by_prefix_and_ignores_others(notebook_factory):
 
 def test_declared_parameters_reads_types_defaults_and_help(notebook_factory):
     nb = notebook_factory("01_a.ipynb", RUNNER_CELL + "seeds: list[int] = [0, 1]  # runs\nlr: float = 0.1  # step\n")
-    declared = pipeline.declared_parameters(nb)
+    declared = notebooks.declared_parameters(nb)
     assert declared["seeds"] == {"type": "list[int]", "default": [0, 1], "help": "runs", "rules": ""}
     assert declared["lr"]["default"] == 0.1
 
@@ -26,14 +27,14 @@ def test_declared_parameters_reads_types_defaults_and_help(notebook_factory):
 def test_missing_parameters_cell_is_an_error(notebook_factory):
     nb = notebook_factory("01_a.ipynb", "x: int = 1  # a", tag="not-parameters")
     with pytest.raises(pipeline.PipelineError, match=r"01_a.ipynb: no cell tagged 'parameters'"):
-        pipeline.declared_parameters(nb)
+        notebooks.declared_parameters(nb)
 
 
 @pytest.mark.parametrize("line", ["x = 1  # no type", "x: int = len('a')  # computed", "print(1)"])
 def test_parameters_cell_holds_only_typed_plain_values(notebook_factory, line):
     nb = notebook_factory("01_a.ipynb", RUNNER_CELL + line + "\n")
     with pytest.raises(pipeline.PipelineError, match="01_a.ipynb"):
-        pipeline.declared_parameters(nb)
+        notebooks.declared_parameters(nb)
 
 
 def _resolve(notebook_factory, profile):
@@ -100,13 +101,13 @@ def test_load_profile_errors(tmp_path):
     (tmp_path / "full.yaml").write_text("notebooks: {}\n")
     (tmp_path / "bad.yaml").write_text("notebook: {}\n")
     (tmp_path / "broken.yaml").write_text("notebooks: [\n")
-    assert pipeline.load_profile(tmp_path, "full") == {}
+    assert notebooks.load_profile(tmp_path, "full") == {}
     with pytest.raises(pipeline.PipelineError, match="Unknown profile 'fast'.*Known: bad, broken, full"):
-        pipeline.load_profile(tmp_path, "fast")
+        notebooks.load_profile(tmp_path, "fast")
     with pytest.raises(pipeline.PipelineError, match="unknown top-level key"):
-        pipeline.load_profile(tmp_path, "bad")
+        notebooks.load_profile(tmp_path, "bad")
     with pytest.raises(pipeline.PipelineError, match="not valid YAML"):
-        pipeline.load_profile(tmp_path, "broken")
+        notebooks.load_profile(tmp_path, "broken")
 
 
 def _chain(notebook_factory, tmp_path):
@@ -339,7 +340,7 @@ def test_a_template_naming_an_unpublished_value_stops_with_notebook_cell_and_nam
 
 
 def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
-    from mnist_utils import cli
+    from mnist_utils.book import cli
 
     assert cli.main(["params", "02", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
@@ -366,7 +367,7 @@ def test_a_second_run_on_the_same_report_folder_is_refused_at_once(notebook_fact
     import sys
 
     layout = _tiny_study(notebook_factory, tmp_path, ["import time\ntime.sleep(8)"])
-    script = (f"from pathlib import Path\nfrom mnist_utils import pipeline\n"
+    script = (f"from pathlib import Path\nfrom mnist_utils.book import pipeline\n"
               f"pipeline.run('p', layout=pipeline.Layout(Path({str(layout.notebooks)!r}), Path({str(layout.params)!r}), "
               f"Path({str(layout.report)!r})), log=lambda _: None)\n")
     other = subprocess.Popen([sys.executable, "-c", script])
@@ -375,7 +376,7 @@ def test_a_second_run_on_the_same_report_folder_is_refused_at_once(notebook_fact
         with pytest.raises(pipeline.PipelineError) as e:  # at once: report_lock does not wait for a lock
             pipeline.run("p", layout=layout, log=lambda _: None)
         assert f"is in use by process {other.pid} (`mnist-study run --profile p`, started " in str(e.value)
-        from mnist_utils import report
+        from mnist_utils.book import report
         with pytest.raises(pipeline.PipelineError, match=f"in use by process {other.pid}"):
             report.build(layout, tmp_path / "settings.yaml")
         elsewhere = pipeline.Layout(layout.notebooks, layout.params, tmp_path / "report2")
@@ -405,7 +406,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(notebook_factor
 LOCK_TAKER = """
 import os, sys, time
 from pathlib import Path
-from mnist_utils import pipeline
+from mnist_utils.book import pipeline
 folder, name = Path(sys.argv[1]), sys.argv[2]
 
 def say(outcome, text=""):  # written whole, then renamed: the parent never reads it half-written
@@ -501,7 +502,7 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     params.mkdir()
     (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks: {{}}\n")
     report_dir = tmp_path / "report"
-    script = ("import sys\nfrom pathlib import Path\nfrom mnist_utils import cli, pipeline\n"
+    script = ("import sys\nfrom pathlib import Path\nfrom mnist_utils.book import cli, pipeline\n"
               f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(notebook_factory.folder)!r}, "
               f"'--params', {str(params)!r}, '--report-dir', {str(report_dir)!r}]))\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -530,7 +531,7 @@ def test_p_changes_one_parameter_for_one_run_and_says_so(notebook_factory, tmp_p
     executed copy's note; without it the next run goes back to the profile."""
     from conftest import RUNNER_CELL
 
-    from mnist_utils import cli
+    from mnist_utils.book import cli
 
     notebook_factory("01_a.ipynb", RUNNER_CELL + "n: int = 1  # how many\nseeds: list[int] = [0]  # seeds\n",
                      body=["print(n, seeds)"])
@@ -567,7 +568,7 @@ def test_the_cli_skips_the_slow_iri_grammar_and_still_validates_notebooks():
 
     code = (
         "import sys\n"
-        "from mnist_utils import cli\n"
+        "from mnist_utils.book import cli\n"
         "assert cli.main(['params', '02', '--profile', 'smoke']) == 0\n"
         "assert sys.modules['rfc3987_syntax'] is None\n"
         "import nbformat\n"
@@ -595,7 +596,7 @@ def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stal
     import nbformat
     from conftest import RUNNER_CELL
 
-    from mnist_utils import report
+    from mnist_utils.book import report
 
     layout = _chain(notebook_factory, tmp_path)
     writer = notebook_factory.folder / "01_w.ipynb"
@@ -611,10 +612,10 @@ def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stal
     nbformat.write(nb, reader)
     assert set(_states(layout).values()) == {"executed"}
     settings = pipeline.project_root() / "params" / "report.yaml"
-    assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []
+    assert record.disagreements(layout, json.loads(layout.run_record.read_text())) == []
 
     (layout.params / "p.yaml").write_text("notebooks:\n  01_w: {n: 2}\n  02_r: {seconds: 120}\n")
-    script = ("import sys\nfrom mnist_utils import cli\n"
+    script = ("import sys\nfrom mnist_utils.book import cli\n"
               f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(layout.notebooks)!r}, "
               f"'--params', {str(layout.params)!r}, '--report-dir', {str(layout.report)!r}]))\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -639,13 +640,13 @@ def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stal
 
     (layout.params / "p.yaml").write_text("notebooks:\n  01_w: {n: 2}\n")
     assert _states(layout) == {"01_w": "up to date", "02_r": "executed", "03_x": "up to date"}
-    assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []
+    assert record.disagreements(layout, json.loads(layout.run_record.read_text())) == []
 
 
 def test_a_run_without_profile_uses_the_last_one_and_says_so(notebook_factory, tmp_path, capsys):
     """No --profile: the report folder's last profile, named on the first line; with no run on
     record, the full profile and a word on its cost; another profile than the last is named."""
-    from mnist_utils import cli
+    from mnist_utils.book import cli
 
     layout = _chain(notebook_factory, tmp_path)
     (layout.params / "full.yaml").write_text("notebooks: {}\n")
@@ -672,29 +673,29 @@ def test_a_profile_comes_from_a_record_written_before_the_runner_kept_it():
     old = {"notebooks": {"01_a": {"profile": "smoke", "finished": "2026-12-01T10:00:00+00:00"},
                          "02_b": {"profile": "full", "finished": "2026-12-01T11:00:00+00:00"},
                          "03_c": {"profile": "smoke", "finished": "2026-12-01T09:00:00+00:00"}}}
-    assert pipeline.last_profile(old) == "full"  # the latest finished
-    assert pipeline.last_profile({**old, "profile": "record"}) == "record"
-    assert pipeline.last_profile({}) is None and pipeline.last_profile({"notebooks": {}}) is None
+    assert record.last_profile(old) == "full"  # the latest finished
+    assert record.last_profile({**old, "profile": "record"}) == "record"
+    assert record.last_profile({}) is None and record.last_profile({"notebooks": {}}) is None
 
 
 def test_notebooks_of_two_profiles_are_named_and_the_report_refuses_them(notebook_factory, tmp_path):
-    from mnist_utils import report
+    from mnist_utils.book import report
 
     layout = _chain(notebook_factory, tmp_path)
     _states(layout)
     said = []
     assert pipeline.run("q", only=["3"], layout=layout, log=said.append)["this_run"] == {"03_x": "executed"}
     assert any(line.startswith("note: 01_w, 02_r ran with another profile, and --only leaves them so") for line in said)
-    problems = pipeline.disagreements(layout, json.loads(layout.run_record.read_text()))
+    problems = record.disagreements(layout, json.loads(layout.run_record.read_text()))
     assert problems == ["the notebooks ran with different profiles (p: 01_w, 02_r; q: 03_x)"]
     with pytest.raises(report.ReportError, match=r"different profiles.*\n.*mnist-study run --profile q"):
         report.build(layout, pipeline.project_root() / "params" / "report.yaml")
     assert _states(layout, "q") == {"01_w": "executed", "02_r": "executed", "03_x": "up to date"}
-    assert pipeline.disagreements(layout, json.loads(layout.run_record.read_text())) == []
+    assert record.disagreements(layout, json.loads(layout.run_record.read_text())) == []
 
 
 def test_a_stale_notebook_is_named_with_the_upstream_notebooks_whose_artifacts_changed(tmp_path):
-    from mnist_utils import cache
+    from mnist_utils.book import cache
 
     layout = pipeline.Layout(tmp_path / "notebooks", tmp_path / "params", tmp_path / "report")
     for rel in ("01_a/x.json", "02_b/y.json"):
@@ -705,10 +706,10 @@ def test_a_stale_notebook_is_named_with_the_upstream_notebooks_whose_artifacts_c
     nbformat.write(nbformat.v4.new_notebook(metadata={"mnist_study": {"reads": reads}}), layout.executed / "03_c.ipynb")
     seen = cache.reads_digest(layout.artifacts, reads)
     entry = {"profile": "p", "inputs": {"reads": cache.digest(seen)}, "read_digests": seen}
-    record = {"notebooks": {"03_c": entry}}
-    assert pipeline.disagreements(layout, record) == []
+    run_record = {"notebooks": {"03_c": entry}}
+    assert record.disagreements(layout, run_record) == []
     (layout.artifacts / "02_b" / "y.json").write_text("2")
-    assert pipeline.disagreements(layout, record) == [
+    assert record.disagreements(layout, run_record) == [
         "03_c ran before the artifacts it reads from 02_b last changed, so its text and figures cite their old values"]
     del entry["read_digests"]  # a record from before the runner kept them: every upstream notebook is named
-    assert "from 01_a, 02_b last changed" in pipeline.disagreements(layout, record)[0]
+    assert "from 01_a, 02_b last changed" in record.disagreements(layout, run_record)[0]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist_utils import backend, cli, data, models, predict, training
+from mnist_utils import backend, data, models, predict, training
+from mnist_utils.book import cli
 
 
 def _font(size):

@@ -7,7 +7,8 @@ import time
 import nbformat
 
 from conftest import wait_for
-from mnist_utils import pipeline, progress
+from mnist_utils import progress
+from mnist_utils.book import pipeline
 
 
 def test_report_is_silent_outside_the_runner_and_writes_its_file_inside(tmp_path, monkeypatch, capsys):

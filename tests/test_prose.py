@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnist_utils import prose
+from mnist_utils.book import prose
 
 
 def test_filters_format_numbers_as_the_report_prints_them():
@@ -121,7 +121,7 @@ def test_check_source_finds_unpublished_names_and_mismatched_translations(tmp_pa
 def test_the_study_s_notebooks_and_translations_agree():
     """Every template parses, uses only published names, and its Chinese is current and uses the
     same names and references (the smoke run renders them all, in test_e2e)."""
-    from mnist_utils import pipeline
+    from mnist_utils.book import pipeline
 
     problems = [p for nb in pipeline.discover(pipeline.default_layout().notebooks) for p in prose.check_source(nb)]
     assert problems == []

@@ -5,7 +5,7 @@ import json
 import pytest
 from nbformat.v4 import new_markdown_cell
 
-from mnist_utils import report
+from mnist_utils.book import environment, report
 
 
 def test_settings_defaults_and_date(tmp_path):
@@ -239,10 +239,10 @@ def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tm
     import nbformat
     from nbformat.v4 import new_notebook
 
-    from mnist_utils import pipeline
+    from mnist_utils.book import pipeline
 
-    config = json.loads(pipeline.nbconvert_config_file().read_text())
-    assert config["LatexExporter"] == pipeline.NBCONVERT_CONFIG["LatexExporter"]  # installed by `make setup`
+    config = json.loads(environment.nbconvert_config_file().read_text())
+    assert config["LatexExporter"] == environment.NBCONVERT_CONFIG["LatexExporter"]  # installed by `make setup`
     jupyter = Path(sys.executable).with_name("jupyter")
     for language, text in (("zh", "基线多层感知机"), ("en", "A baseline")):
         path = tmp_path / f"{language}.ipynb"
@@ -258,12 +258,12 @@ def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tm
 
 
 def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_path):
-    from mnist_utils import pipeline
+    from mnist_utils.book import pipeline
 
-    path = pipeline.nbconvert_config_file(tmp_path)
+    path = environment.nbconvert_config_file(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"LatexExporter": {"exclude_input": True}, "HTMLExporter": {"theme": "dark"}}))
-    assert pipeline.install_nbconvert_config(tmp_path) == path
+    assert environment.install_nbconvert_config(tmp_path) == path
     config = json.loads(path.read_text())
     assert config["HTMLExporter"] == {"theme": "dark"}
-    assert config["LatexExporter"] == {"exclude_input": True, **pipeline.NBCONVERT_CONFIG["LatexExporter"]}
+    assert config["LatexExporter"] == {"exclude_input": True, **environment.NBCONVERT_CONFIG["LatexExporter"]}

@@ -1,6 +1,6 @@
 """Abstract, conclusions and references written from a run's metrics."""
 
-from mnist_utils import summary
+from mnist_utils.book import summary
 
 METRICS = {
     "02_mlp_baseline": {"hidden_units": 128, "seeds": [0, 1, 2], "test_accuracy": {"mean": 0.9762, "std": 0.001}},

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_utils import pipeline, validation
+from mnist_utils import validation
+from mnist_utils.book import notebooks, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -40,9 +41,9 @@ def test_a_string_for_a_list_gets_papermill_s_hint():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_parameter_states_its_allowed_values_and_its_default_keeps_them(path):
-    declared = pipeline.declared_parameters(path)
+    declared = notebooks.declared_parameters(path)
     for name, info in declared.items():
-        if name in pipeline.RUNNER_PARAMETERS:
+        if name in notebooks.RUNNER_PARAMETERS:
             continue
         assert info["rules"], f"{path.name}: {name} states no allowed values"
         assert validation.problems(name, info["default"], info["type"], info["rules"]) == []
@@ -96,7 +97,7 @@ def test_papermill_reads_every_parameter_with_its_rules(path):
     import papermill
 
     inspected = papermill.inspect_notebook(str(path))
-    declared = pipeline.declared_parameters(path)
+    declared = notebooks.declared_parameters(path)
     assert list(inspected) == list(declared)
     for name, info in declared.items():
         assert inspected[name]["help"] == info["help"]
@@ -108,7 +109,7 @@ def test_an_unknown_rule_is_an_error_naming_the_parameter(notebook_factory):
     path = notebook_factory("01_a.ipynb", RUNNER_CELL + "seconds: int = 3  # how long [>= 0]\n")
     with pytest.raises(pipeline.PipelineError, match="01_a.ipynb: parameters cell parameter 'seconds' states an "
                                                      "unknown rule '>= 0'; the rules are at least x"):
-        pipeline.declared_parameters(path)
+        notebooks.declared_parameters(path)
     with pytest.raises(validation.RuleError):
         validation.check({"In": ["", "seconds: int = 3  # how long [>= 0]"], "seconds": 3})
 

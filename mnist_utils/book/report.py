@@ -19,8 +19,12 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from mnist_utils import artifacts, cache, data, i18n, summary
-from mnist_utils.pipeline import Layout, PipelineError, report_lock
+from mnist_utils import artifacts, data, i18n
+from mnist_utils.book import cache, summary
+from mnist_utils.book.errors import PipelineError
+from mnist_utils.book.lock import report_lock
+from mnist_utils.book.notebooks import Layout, default_layout
+from mnist_utils.book.record import disagreements, last_profile
 
 TEMPLATES = Path(__file__).parent / "templates"
 # What the last build was made from, next to the report, so an unchanged report is not rebuilt.
@@ -175,7 +179,7 @@ def _toc_html(found: list[tuple[int, str]], language: str = "en") -> str:
 def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
     """Markdown of the reproducibility appendix (``templates/sections/appendix.<language>.md``),
     from the run record."""
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     env = record.get("environment", {})
     runs = record.get("notebooks", {})
@@ -265,7 +269,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
     Args:
         metrics: each notebook's metrics.json (``summary.load``).
     """
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
@@ -593,7 +597,7 @@ def build_editions(layout: Layout, settings_path: Path, include_code: bool | Non
 def _build(layout: Layout, settings_path: Path, include_code: bool | None, force: bool, language: str | None,
            warn) -> tuple[list[Path], bool]:
     """:func:`build`'s work, once it holds the report folder's lock."""
-    from mnist_utils import pipeline
+    from mnist_utils.book import pipeline
 
     settings = load_settings(settings_path, language)
     if include_code is not None:
@@ -606,13 +610,13 @@ def _build(layout: Layout, settings_path: Path, include_code: bool | None, force
     if not stems or missing:
         raise ReportError(f"No executed {', '.join(missing) or 'notebooks'} in {layout.executed}. "
                           f"Run `mnist-study run` first.")
-    problems = pipeline.disagreements(layout, record)
-    where = "" if layout.report == pipeline.default_layout().report else f" --report-dir {layout.report}"
+    problems = disagreements(layout, record)
+    where = "" if layout.report == default_layout().report else f" --report-dir {layout.report}"
     if problems:
         raise ReportError(
             "The report would contradict itself, so it was not built (the report files are unchanged):\n  - "
             + "\n  - ".join(problems) + f"\nBring them up to date with `mnist-study run --profile "
-            f"{pipeline.last_profile(record)}{where}` (it re-runs only what is out of date), then build the report again.")
+            f"{last_profile(record)}{where}` (it re-runs only what is out of date), then build the report again.")
     # A translation or template edited since the run is picked up here; nothing executes.
     problems = pipeline.render(layout, (language,))
     executed = [layout.rendered(language) / f"{stem}.ipynb" for stem in stems]

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from mnist_utils import evaluation, i18n
 from mnist_utils.display import FACTS_MIME
-from mnist_utils.pipeline import PipelineError
+from mnist_utils.book.errors import PipelineError
 
 SECTIONS = Path(__file__).parent / "templates" / "sections"
 # A caption cell: "Figure: text {#fig:label}" or "Table: text {#tab:label}".

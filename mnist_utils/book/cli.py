@@ -8,7 +8,9 @@ import signal
 import sys
 import threading
 
-from mnist_utils import data, i18n, pipeline, progress
+from mnist_utils import data, i18n, progress
+from mnist_utils.book import environment, notebooks, pipeline
+from mnist_utils.book.errors import PipelineError
 
 
 def _data(args) -> None:
@@ -20,9 +22,9 @@ def _data(args) -> None:
 
 
 def _run(args) -> None:
-    layout = pipeline.default_layout(args.report_dir)
+    layout = notebooks.default_layout(args.report_dir)
     if args.notebooks or args.params:
-        layout = pipeline.Layout(pathlib.Path(args.notebooks or layout.notebooks).resolve(),
+        layout = notebooks.Layout(pathlib.Path(args.notebooks or layout.notebooks).resolve(),
                                  pathlib.Path(args.params or layout.params).resolve(), layout.report)
     with progress.Monitor() as monitor:
         pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor,
@@ -31,9 +33,9 @@ def _run(args) -> None:
 
 
 def _report(args) -> None:
-    from mnist_utils import report
+    from mnist_utils.book import report
 
-    layout = pipeline.default_layout(args.report_dir)
+    layout = notebooks.default_layout(args.report_dir)
     settings = args.settings or layout.params / "report.yaml"
     if args.language == "all":
         editions = report.build_editions(layout, settings, include_code=args.include_code, force=args.force)
@@ -46,12 +48,12 @@ def _report(args) -> None:
 
 
 def _translations(args) -> int:
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
-    layout = pipeline.default_layout()
-    notebooks = pipeline.select(pipeline.discover(layout.notebooks), args.notebooks)
+    layout = notebooks.default_layout()
+    chosen = notebooks.select(notebooks.discover(layout.notebooks), args.notebooks)
     found = 0
-    for path in notebooks:
+    for path in chosen:
         if args.accept:
             for cell_id in prose.accept_translations(path, "zh"):
                 print(f"{path.name}, cell {cell_id}: translation marked current")
@@ -63,20 +65,20 @@ def _translations(args) -> int:
             print(f"{path.name}, cell {cell_id}, out of date. Its English now:\n"
                   + "\n".join(f"    {line}" for line in english.splitlines()) + "\n  and its Chinese:\n"
                   + "\n".join(f"    {line}" for line in chinese.splitlines()))
-    print(f"{found} problem(s) in {len(notebooks)} notebook(s)" if found else
-          f"The prose of {len(notebooks)} notebook(s) and its Chinese agree.")
+    print(f"{found} problem(s) in {len(chosen)} notebook(s)" if found else
+          f"The prose of {len(chosen)} notebook(s) and its Chinese agree.")
     return 1 if found else 0
 
 
 def _params(args) -> None:
     """Each notebook's parameters: type, default, help, and what the chosen profile sets."""
-    layout = pipeline.default_layout()
-    notebooks = pipeline.select(pipeline.discover(layout.notebooks), args.notebooks)
-    profile = pipeline.load_profile(layout.params, args.profile)
-    for path in notebooks:
+    layout = notebooks.default_layout()
+    chosen = notebooks.select(notebooks.discover(layout.notebooks), args.notebooks)
+    profile = notebooks.load_profile(layout.params, args.profile)
+    for path in chosen:
         print(f"{path.stem}:")
-        for name, info in pipeline.declared_parameters(path).items():
-            if name in pipeline.RUNNER_PARAMETERS:
+        for name, info in notebooks.declared_parameters(path).items():
+            if name in notebooks.RUNNER_PARAMETERS:
                 continue
             print(f"  {name}: {info['type']} = {info['default']!r}  # {info['help']}")
             if name in profile.get(path.stem, {}):
@@ -84,8 +86,8 @@ def _params(args) -> None:
 
 
 def _kernel(args) -> None:
-    where = pipeline.install_kernel(user=args.user)
-    print(f"Installed Jupyter kernel {pipeline.KERNEL_NAME!r} in {where}")
+    where = environment.install_kernel(user=args.user)
+    print(f"Installed Jupyter kernel {environment.KERNEL_NAME!r} in {where}")
 
 
 def _predict(args) -> int:
@@ -94,7 +96,7 @@ def _predict(args) -> int:
     from mnist_utils import predict
 
     try:
-        model_path = args.model or predict.default_model(pipeline.default_layout(args.report_dir).artifacts)
+        model_path = args.model or predict.default_model(notebooks.default_layout(args.report_dir).artifacts)
         model = predict.load_model(model_path)
     except predict.ModelError as e:
         print(f"mnist-study predict: error: {e}", file=sys.stderr)
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         code = args.func(args)
-    except (data.DataError, pipeline.PipelineError) as e:
+    except (data.DataError, PipelineError) as e:
         print(f"mnist-study {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:

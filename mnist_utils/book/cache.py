@@ -27,7 +27,9 @@ import re
 import zipfile
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+# The science wing, whose modules the notebooks import; the book wing (this subpackage) is never
+# among a notebook's inputs, so editing it re-runs nothing.
+PACKAGE = Path(__file__).resolve().parents[1]
 PACKAGE_NAME = PACKAGE.name
 # Keras writes these into a .keras file on every save; they say nothing about the model.
 KERAS_VOLATILE = re.compile(rb'"shared_object_id": \d+|"date_saved": "[^"]*"')

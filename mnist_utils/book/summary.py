@@ -101,14 +101,14 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
 
 def abstract(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
     """The abstract and keywords, as markdown (``templates/sections/abstract.<language>.md``)."""
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     return prose.section("abstract", {**facts(metrics, record), "keywords": KEYWORDS[language]}, language)
 
 
 def conclusions(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
     """The conclusions and outlook section, as markdown (``templates/sections/conclusions.<language>.md``)."""
-    from mnist_utils import prose
+    from mnist_utils.book import prose
 
     return prose.section("conclusions", facts(metrics, record), language)
 
