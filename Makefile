@@ -14,7 +14,7 @@ ENV_DIR := .venv
 endif
 BIN := $(ENV_DIR)/bin
 
-.PHONY: setup data run report test lab bench mutants clean
+.PHONY: setup data run report lint test lab bench mutants clean
 
 setup:            ## system packages, Python environment, Jupyter kernel
 	@bash scripts/setup.sh "$(ENV_DIR)"
@@ -28,7 +28,11 @@ run: data         ## bring the notebooks up to date (PROFILE=full|smoke|extended
 report: run       ## run the study, then build report/mnist_report.html and .pdf if they are out of date (LANGUAGE=zh: mnist_report_zh.*; LANGUAGE=all: both, side by side)
 	$(BIN)/mnist-study report $(if $(FORCE),--force) $(if $(LANGUAGE),--language $(LANGUAGE))
 
-test: data        ## unit tests and the end-to-end smoke run (MNIST fetched and verified first, never inside a test)
+lint: setup       ## ruff: lint and format check of mnist_utils/, tests/, benchmarks/ and the notebooks' code cells (settings in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint data   ## ruff first, then the unit tests and the end-to-end smoke run (MNIST fetched and verified first, never inside a test)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: setup        ## JupyterLab on the project: START_HERE says where the source and the executed notebooks are
