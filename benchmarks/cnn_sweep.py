@@ -98,16 +98,27 @@ def train_one(name: str, seed: int, epochs: int, warmup: int, results: Path) -> 
     batch, rate = int(options.get("b", 128)), float(options.get("lr", 0.003))
     steps = int(np.ceil(len(splits.y_train) / batch))
     schedule = training.learning_rate_schedule("cosine", rate, epochs, steps, warmup_epochs=warmup)
-    run = training.train(lambda: build(name, keras), splits, seed, epochs=epochs, batch_size=batch,
-                         learning_rate=schedule)
+    run = training.train(
+        lambda: build(name, keras), splits, seed, epochs=epochs, batch_size=batch, learning_rate=schedule
+    )
     # Appended, not Path.with_suffix: a name such as "vgg12@lr=0.005" holds a dot, and with_suffix
     # would cut it there, so every seed of that candidate would write one file.
     stem = f"{name}_e{epochs}_s{seed}"
     np.save(results / f"{stem}.npy", run.test_probs)
-    (results / f"{stem}.json").write_text(json.dumps({
-        "name": name, "seed": seed, "epochs": epochs, "warmup": warmup, "test": run.test_accuracy,
-        "val": run.history["val_accuracy"], "macs": models.multiply_adds(run.model),
-        "params": run.model.count_params()}))
+    (results / f"{stem}.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "seed": seed,
+                "epochs": epochs,
+                "warmup": warmup,
+                "test": run.test_accuracy,
+                "val": run.history["val_accuracy"],
+                "macs": models.multiply_adds(run.model),
+                "params": run.model.count_params(),
+            }
+        )
+    )
     print(f"{name} e{epochs} seed {seed}: {100 * run.test_accuracy:.2f} %", flush=True)
 
 
@@ -124,14 +135,31 @@ def summarize(results: Path, y_test) -> list[dict]:
     for (name, epochs), runs in sorted(groups.items()):
         runs.sort(key=lambda r: r["seed"])
         tests = [r["test"] for r in runs]
-        ensemble = {k: float(np.mean(np.mean([r["probs"] for r in runs[:k]], axis=0).argmax(1) == y_test))
-                    for k in (3, 5, 10) if len(runs) >= k}
-        summary.append({"name": name, "epochs": epochs, "warmup": runs[0]["warmup"], "seeds": len(runs),
-                        "macs": runs[0]["macs"], "params": runs[0]["params"], "mean": float(np.mean(tests)),
-                        "tests": tests, "ensemble": ensemble, "val_curves": [r["val"] for r in runs]})
-        print(f"{name:24s} {epochs:3d} epochs {len(runs):3d} seeds {runs[0]['macs'] / 1e6:5.2f} M multiply-adds: "
-              f"mean {100 * np.mean(tests):.2f} % (min {100 * min(tests):.2f}, max {100 * max(tests):.2f}), "
-              f"ensembles {ensemble}", flush=True)
+        ensemble = {
+            k: float(np.mean(np.mean([r["probs"] for r in runs[:k]], axis=0).argmax(1) == y_test))
+            for k in (3, 5, 10)
+            if len(runs) >= k
+        }
+        summary.append(
+            {
+                "name": name,
+                "epochs": epochs,
+                "warmup": runs[0]["warmup"],
+                "seeds": len(runs),
+                "macs": runs[0]["macs"],
+                "params": runs[0]["params"],
+                "mean": float(np.mean(tests)),
+                "tests": tests,
+                "ensemble": ensemble,
+                "val_curves": [r["val"] for r in runs],
+            }
+        )
+        print(
+            f"{name:24s} {epochs:3d} epochs {len(runs):3d} seeds {runs[0]['macs'] / 1e6:5.2f} M multiply-adds: "
+            f"mean {100 * np.mean(tests):.2f} % (min {100 * min(tests):.2f}, max {100 * max(tests):.2f}), "
+            f"ensembles {ensemble}",
+            flush=True,
+        )
     return summary
 
 
@@ -151,13 +179,18 @@ def main() -> None:
     tasks.sort(key=lambda t: -t[2])  # longest first, so the deadline cuts short runs
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
+
         def run(task):
             if time.time() - start > args.deadline:
                 return
-            proc = subprocess.run([sys.executable, __file__, "--one", *map(str, task), tmp],
-                                  capture_output=True, text=True, check=False)
-            print(f"[{time.time() - start:.0f} s] " + (proc.stdout.strip() if proc.returncode == 0
-                                                      else f"FAILED {task}: {proc.stderr[-2000:]}"), flush=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one", *map(str, task), tmp], capture_output=True, text=True, check=False
+            )
+            print(
+                f"[{time.time() - start:.0f} s] "
+                + (proc.stdout.strip() if proc.returncode == 0 else f"FAILED {task}: {proc.stderr[-2000:]}"),
+                flush=True,
+            )
 
         with ThreadPoolExecutor(args.workers) as pool:
             list(pool.map(run, tasks))

@@ -46,8 +46,11 @@ def mutmut(*args: str) -> str:
 
 def results() -> dict[str, str]:
     """Each mutant's state ("killed", "survived", "timeout", "no tests"), by name."""
-    return {m.group(1): m.group(2) for line in mutmut("results", "--all", "true").splitlines()
-            if (m := re.fullmatch(r"\s*(\S+): (.+)", line))}
+    return {
+        m.group(1): m.group(2)
+        for line in mutmut("results", "--all", "true").splitlines()
+        if (m := re.fullmatch(r"\s*(\S+): (.+)", line))
+    }
 
 
 def changed_lines(name: str) -> tuple[str, str]:
@@ -63,8 +66,9 @@ def main() -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # mutmut reuses what it finds there
-    subprocess.run([MUTMUT, "run", "--max-children", str(args.max_children)], cwd=ROOT,
-                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [MUTMUT, "run", "--max-children", str(args.max_children)], cwd=ROOT, stdout=subprocess.DEVNULL, check=True
+    )
     status = results()
     explained = yaml.safe_load(EXPLAINED.read_text(encoding="utf-8")) or []
     unkilled = []
@@ -74,21 +78,38 @@ def main() -> int:
         function = re.sub(r"\.x_(\w+?)__mutmut_\d+$", r".\1", name).removeprefix("mnist_utils.")
         removed, added = changed_lines(name)
         why = next((e["why"] for e in explained if e["function"] == function and e["mutant"] == added), None)
-        unkilled.append({"mutant": name, "state": state, "function": function, "from": removed, "to": added,
-                         "explained": why})
+        unkilled.append(
+            {"mutant": name, "state": state, "function": function, "from": removed, "to": added, "explained": why}
+        )
     counts = {state: sum(s == state for s in status.values()) for state in sorted(set(status.values()))}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps({
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "commit": commit,
-        "modules": ["mnist_utils/papers.py", "mnist_utils/validation.py", "mnist_utils/evaluation.py"],
-        "mutants": len(status), "counts": counts,
-        "score": round(sum(counts.get(s, 0) for s in DETECTED) / max(len(status), 1), 4),
-        "unexplained": sum(u["explained"] is None for u in unkilled), "not_killed": unkilled,
-    }, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    RESULT.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "commit": commit,
+                "modules": ["mnist_utils/papers.py", "mnist_utils/validation.py", "mnist_utils/evaluation.py"],
+                "mutants": len(status),
+                "counts": counts,
+                "score": round(sum(counts.get(s, 0) for s in DETECTED) / max(len(status), 1), 4),
+                "unexplained": sum(u["explained"] is None for u in unkilled),
+                "not_killed": unkilled,
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     left = [u for u in unkilled if u["explained"] is None]
-    print(f"{len(status)} mutants: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-          + f"; {len(left)} not killed and not explained (details: {RESULT.relative_to(ROOT)})")
+    print(
+        f"{len(status)} mutants: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f"; {len(left)} not killed and not explained (details: {RESULT.relative_to(ROOT)})"
+    )
     for u in left:
         print(f"  {u['mutant']} ({u['state']}): {u['from']}  ->  {u['to']}")
     return 1 if left else 0

@@ -83,17 +83,24 @@ def peaks() -> dict:
     """This machine's float32 matmul peak, and bfloat16's where the CPU has instructions for it."""
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     bf16 = any(f in flags for f in ("avx512_bf16", "amx_bf16"))
-    return {"float32": round(matmul_gflops("float32"), 1),
-            "bfloat16": round(matmul_gflops("bfloat16"), 1) if bf16 else None}
+    return {
+        "float32": round(matmul_gflops("float32"), 1),
+        "bfloat16": round(matmul_gflops("bfloat16"), 1) if bf16 else None,
+    }
 
 
 def efficiency(seconds: dict, flops: dict, peak: float) -> dict:
     """Per notebook that trains: its training TFLOP, the GFLOP/s it achieved over its wall time,
     and that rate as a fraction of the float32 ``peak``."""
-    return {nb: {"training_tflop": round(flops[nb] / 1e12, 3),
-                 "gflops_per_s": round(flops[nb] / seconds[nb] / 1e9, 1),
-                 "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / peak, 3)}
-            for nb in seconds if flops.get(nb)}
+    return {
+        nb: {
+            "training_tflop": round(flops[nb] / 1e12, 3),
+            "gflops_per_s": round(flops[nb] / seconds[nb] / 1e9, 1),
+            "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / peak, 3),
+        }
+        for nb in seconds
+        if flops.get(nb)
+    }
 
 
 def add_sentence(path: Path, n: int) -> None:
@@ -110,8 +117,9 @@ def add_translated_sentence(notebook: Path, n: int) -> None:
     entries = prose.load_translations(notebook, "zh")
     first = next(iter(entries))
     entries[first]["text"] += f"\n\n后来改过的一句话，第 {n} 句。"
-    prose.translations_path(notebook, "zh").write_text(prose.dump_translations(entries, "zh", notebook.name),
-                                                       encoding="utf-8")
+    prose.translations_path(notebook, "zh").write_text(
+        prose.dump_translations(entries, "zh", notebook.name), encoding="utf-8"
+    )
 
 
 def keep_report(report_dir: Path, keep: Path) -> None:
@@ -145,9 +153,11 @@ def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
             # The notebooks that finished may have taken most of an hour: keep them for --only.
             kept = Path(tempfile.mkdtemp(prefix=f"bench-{profile}-failed-"))
             shutil.copytree(report_dir, kept / "report")
-            raise SystemExit(f"{profile} build failed (see the error above); its report folder is kept in "
-                             f"{kept / 'report'}: `mnist-study run --profile {profile} --report-dir "
-                             f"{kept / 'report'}` runs only what did not finish") from e
+            raise SystemExit(
+                f"{profile} build failed (see the error above); its report folder is kept in "
+                f"{kept / 'report'}: `mnist-study run --profile {profile} --report-dir "
+                f"{kept / 'report'}` runs only what did not finish"
+            ) from e
         if keep is not None:
             keep_report(report_dir, keep)
         record = json.loads((report_dir / "artifacts" / "run.json").read_text())
@@ -164,11 +174,14 @@ def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
             # The run record is rewritten only when a notebook executes or its text is refreshed.
             assert (report_dir / "artifacts" / "run.json").read_bytes() == record_bytes
     return {
-        "run_seconds": round(run_s, 2), "report_seconds": round(report_s, 2),
+        "run_seconds": round(run_s, 2),
+        "report_seconds": round(report_s, 2),
         "total_seconds": round(run_s + report_s, 2),
         "notebook_seconds": {k: v["seconds"] for k, v in record["notebooks"].items()},
         "notebook_flops": {k: v.get("training_flops") for k, v in record["notebooks"].items()},
-        "no_change_seconds": unchanged, "text_edit_seconds": edited, "translation_edit_seconds": translated,
+        "no_change_seconds": unchanged,
+        "text_edit_seconds": edited,
+        "translation_edit_seconds": translated,
     }
 
 
@@ -207,20 +220,30 @@ def main() -> None:
     machine = pipeline.environment_record(ROOT)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     profiles = ([] if args.skip_smoke else [("smoke", args.smoke_repeats)]) + (
-        [] if args.skip_full else [("full", args.full_repeats)])
+        [] if args.skip_full else [("full", args.full_repeats)]
+    )
     for profile, repeats in profiles:
         samples = []
         for i in range(repeats):
             keep = args.keep_report if i == 0 and profile == profiles[-1][0] else None
             samples.append(sample(profile, args.warm_repeats, keep))
             s = samples[-1]
-            print(f"{profile} {i + 1}/{repeats}: cold {s['total_seconds']:.1f} s (run {s['run_seconds']:.1f} s, "
-                  f"report {s['report_seconds']:.1f} s) {s['notebook_seconds']}; no change {s['no_change_seconds']} s; "
-                  f"text edit {s['text_edit_seconds']} s; translation edit {s['translation_edit_seconds']} s", flush=True)
+            print(
+                f"{profile} {i + 1}/{repeats}: cold {s['total_seconds']:.1f} s (run {s['run_seconds']:.1f} s, "
+                f"report {s['report_seconds']:.1f} s) {s['notebook_seconds']}; no change {s['no_change_seconds']} s; "
+                f"text edit {s['text_edit_seconds']} s; translation edit {s['translation_edit_seconds']} s",
+                flush=True,
+            )
         median = medians(samples)
         median["efficiency"] = efficiency(median["notebook_seconds"], samples[0]["notebook_flops"], peak["float32"])
-        results[profile] = {"date": now, "machine": machine, "command": " ".join(sys.argv),
-                            "peak_gflops": peak, "median": median, "samples": samples}
+        results[profile] = {
+            "date": now,
+            "machine": machine,
+            "command": " ".join(sys.argv),
+            "peak_gflops": peak,
+            "median": median,
+            "samples": samples,
+        }
         artifacts.save_json(args.out, results)  # after each profile, so a long run keeps what it measured
     print(f"Wrote {args.out}")
 

@@ -29,8 +29,9 @@ def top_confusions(y_true: np.ndarray, y_pred: np.ndarray, n: int = 10):
 
     cm = confusion_matrix(y_true, y_pred, labels=range(10))
     np.fill_diagonal(cm, 0)
-    rows = sorted(((int(t), int(p), int(cm[t, p])) for t, p in zip(*np.nonzero(cm))),
-                  key=lambda row: (-row[2], row[0], row[1]))  # most frequent first, ties by digit
+    rows = sorted(
+        ((int(t), int(p), int(cm[t, p])) for t, p in zip(*np.nonzero(cm))), key=lambda row: (-row[2], row[0], row[1])
+    )  # most frequent first, ties by digit
     return pd.DataFrame(rows[:n], columns=["true", "predicted", "count"])
 
 
@@ -79,8 +80,9 @@ def scale(logits: np.ndarray, temperature: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def saliency(model, images: np.ndarray, classes: np.ndarray, samples: int = 16, noise: float = 0.1,
-             seed: int = 0) -> np.ndarray:
+def saliency(
+    model, images: np.ndarray, classes: np.ndarray, samples: int = 16, noise: float = 0.1, seed: int = 0
+) -> np.ndarray:
     """SmoothGrad saliency: |d p(class) / d pixel| averaged over noisy copies, scaled to [0, 1] per image.
 
     A single gradient is speckled; averaging it over ``samples`` copies with Gaussian
@@ -143,11 +145,12 @@ def fgsm(model, images: np.ndarray, labels: np.ndarray, epsilon: float, batch_si
     scores = logits_model(model)
     out = []
     for start in range(0, len(images), batch_size):
-        x = tf.convert_to_tensor(images[start:start + batch_size], dtype=tf.float32)
+        x = tf.convert_to_tensor(images[start : start + batch_size], dtype=tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = keras.losses.sparse_categorical_crossentropy(labels[start:start + batch_size],
-                                                                scores(x, training=False), from_logits=True)
+            loss = keras.losses.sparse_categorical_crossentropy(
+                labels[start : start + batch_size], scores(x, training=False), from_logits=True
+            )
         out.append(np.clip(x.numpy() + epsilon * np.sign(tape.gradient(loss, x).numpy()), 0.0, 1.0))
     return np.concatenate(out).astype(np.float32)
 
@@ -192,8 +195,12 @@ def sklearn_digits_as_mnist():
     return images.astype(np.float32), digits.target
 
 
-PERTURBATIONS = {"noise": "Gaussian noise σ", "rotation": "rotation (degrees)",
-                 "shift": "shift right and down (pixels)", "fgsm": "FGSM ε"}
+PERTURBATIONS = {
+    "noise": "Gaussian noise σ",
+    "rotation": "rotation (degrees)",
+    "shift": "shift right and down (pixels)",
+    "fgsm": "FGSM ε",
+}
 
 
 def perturb(kind: str, model, images: np.ndarray, labels: np.ndarray, level: float) -> np.ndarray:

@@ -86,8 +86,13 @@ def load_array(path: str | os.PathLike):
 def save_figure(fig, path: str | os.PathLike, dpi: int = 150) -> None:
     """Save a matplotlib figure atomically (format from the suffix)."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip("."),
-                    metadata={"Software": None} if Path(path).suffix == ".png" else None)
+        fig.savefig(
+            tmp,
+            dpi=dpi,
+            bbox_inches="tight",
+            format=Path(path).suffix.lstrip("."),
+            metadata={"Software": None} if Path(path).suffix == ".png" else None,
+        )
 
 
 def save_array(path: str | os.PathLike, array) -> None:

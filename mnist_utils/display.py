@@ -45,8 +45,9 @@ def _builtin(value):
         return value.tolist()
     if hasattr(value, "to_dict"):  # pandas Series
         return value.to_dict()
-    raise TypeError(f"display.facts: {type(value).__name__} is not a plain value; publish numbers, "
-                    f"strings, lists or dicts")
+    raise TypeError(
+        f"display.facts: {type(value).__name__} is not a plain value; publish numbers, strings, lists or dicts"
+    )
 
 
 FACT_WIDTH = 100  # a published value's line in the notebook, at most (the templates get it whole)
@@ -89,9 +90,11 @@ def table(df, label: str | None = None, index: bool = False, float_format: str =
 
 def _table_bundle(df, index, float_format) -> dict:
     """The HTML, LaTeX and plain-text representations of a table (``report`` adds a caption)."""
+
     def styled(escape):
         styler = df.style.format(escape=escape).format(
-            float_format, subset=df.select_dtypes("float").columns, escape=escape)
+            float_format, subset=df.select_dtypes("float").columns, escape=escape
+        )
         styler = styler.format_index(escape=escape, axis=1)
         return styler if index else styler.hide(axis="index")
 
@@ -118,8 +121,10 @@ def _stacked_units(latex: str) -> str:
     header, newline, body = rest.partition("\n")
     if not rule or not header.endswith(" \\\\"):
         return latex
-    cells = [re.sub(r"^(.+?) (\(.+\))$", r"\\shortstack[l]{\1\\\\\2}", cell.strip())
-             for cell in header.removesuffix(" \\\\").split(" & ")]
+    cells = [
+        re.sub(r"^(.+?) (\(.+\))$", r"\\shortstack[l]{\1\\\\\2}", cell.strip())
+        for cell in header.removesuffix(" \\\\").split(" & ")
+    ]
     return top + rule + " & ".join(cells) + " \\\\" + newline + body
 
 
@@ -185,8 +190,11 @@ def _chinese_png(fig, dpi: int) -> tuple[str, list[str], list[str]]:
         def emit(self, record):
             messages.append(record.getMessage())
 
-    messages: list[str] = [] if i18n.register_cjk_font() else [
-        f"font {i18n.FIGURE_FONTS[-1]!r} is not installed (Debian: apt-get install fonts-noto-cjk)"]
+    messages: list[str] = (
+        []
+        if i18n.register_cjk_font()
+        else [f"font {i18n.FIGURE_FONTS[-1]!r} is not installed (Debian: apt-get install fonts-noto-cjk)"]
+    )
     handler = Collect(logging.WARNING)
     logger = logging.getLogger("matplotlib.font_manager")
     logger.addHandler(handler)

@@ -68,25 +68,47 @@ def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     b = int(np.sum(right_a & ~right_b))
     c = int(np.sum(~right_a & right_b))
     p_value = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"a_only": b, "b_only": c, "accuracy_a": float(right_a.mean()),
-            "accuracy_b": float(right_b.mean()), "p_value": p_value}
+    return {
+        "a_only": b,
+        "b_only": c,
+        "accuracy_a": float(right_a.mean()),
+        "accuracy_b": float(right_b.mean()),
+        "p_value": p_value,
+    }
 
 
 def mcnemar_frame(tests: list[dict], comparison: str, pairs: list[str]):
     """McNemar results (from :func:`mcnemar`) as table rows, one per seed pair."""
     import pandas as pd
 
-    frame = pd.DataFrame([
-        {"comparison": comparison, "seed pair": pair,
-         "accuracy A (%)": 100 * t["accuracy_a"], "accuracy B (%)": 100 * t["accuracy_b"],
-         "only A right": t["a_only"], "only B right": t["b_only"], "p-value": t["p_value"]}
-        for pair, t in zip(pairs, tests)
-    ], columns=["comparison", "seed pair", "accuracy A (%)", "accuracy B (%)",
-                "only A right", "only B right", "p-value"])
+    frame = pd.DataFrame(
+        [
+            {
+                "comparison": comparison,
+                "seed pair": pair,
+                "accuracy A (%)": 100 * t["accuracy_a"],
+                "accuracy B (%)": 100 * t["accuracy_b"],
+                "only A right": t["a_only"],
+                "only B right": t["b_only"],
+                "p-value": t["p_value"],
+            }
+            for pair, t in zip(pairs, tests)
+        ],
+        columns=[
+            "comparison",
+            "seed pair",
+            "accuracy A (%)",
+            "accuracy B (%)",
+            "only A right",
+            "only B right",
+            "p-value",
+        ],
+    )
     # Numbers stay numbers even with no rows: an empty frame's columns are objects, and a table
     # concatenated with one would lose its number format.
-    return frame.astype({"accuracy A (%)": float, "accuracy B (%)": float, "only A right": int,
-                         "only B right": int, "p-value": float})
+    return frame.astype(
+        {"accuracy A (%)": float, "accuracy B (%)": float, "only A right": int, "only B right": int, "p-value": float}
+    )
 
 
 def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):
@@ -103,11 +125,16 @@ def summarize_branch_runs(runs: dict, keys: tuple[str, ...]):
     for key, (results, seconds) in runs.items():
         parts = key if isinstance(key, tuple) else (key,)
         for r in results:
-            rows.append({**dict(zip(keys, parts, strict=True)), "seed": r.seed,
-                         "val_accuracy": r.history["val_accuracy"][-1],
-                         "val_loss": r.history["val_loss"][-1],
-                         "train_accuracy": r.train_accuracy,
-                         "epoch_seconds": float(np.median(seconds))})
+            rows.append(
+                {
+                    **dict(zip(keys, parts, strict=True)),
+                    "seed": r.seed,
+                    "val_accuracy": r.history["val_accuracy"][-1],
+                    "val_loss": r.history["val_loss"][-1],
+                    "train_accuracy": r.train_accuracy,
+                    "epoch_seconds": float(np.median(seconds)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -128,6 +155,9 @@ def mcnemar_tally(tests: list[dict]) -> dict:
     """
     better = [t for t in tests if t["a_only"] > t["b_only"]]
     worse = [t for t in tests if t["a_only"] < t["b_only"]]
-    return {"pairs": len(tests), "better": len(better),
-            "won": sum(t["p_value"] < SIGNIFICANT for t in better),
-            "lost": sum(t["p_value"] < SIGNIFICANT for t in worse)}
+    return {
+        "pairs": len(tests),
+        "better": len(better),
+        "won": sum(t["p_value"] < SIGNIFICANT for t in better),
+        "lost": sum(t["p_value"] < SIGNIFICANT for t in worse),
+    }

@@ -72,7 +72,7 @@ def tflite_predict(path: Path, x: np.ndarray, batch_size: int = 1000) -> np.ndar
     interpreter, input_index, output_index = _interpreter(path, batch_size)
     out = []
     for start in range(0, len(x), batch_size):
-        chunk = x[start:start + batch_size].astype(np.float32)
+        chunk = x[start : start + batch_size].astype(np.float32)
         if len(chunk) < batch_size:  # the last, short batch gets its own tensor size
             interpreter, input_index, output_index = _interpreter(path, len(chunk))
         interpreter.set_tensor(input_index, chunk)

@@ -30,8 +30,9 @@ class RandomAffine(keras.layers.Layer):
         seed: of the random draws (None: from Keras's global seed, set per training run).
     """
 
-    def __init__(self, rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1,
-                 seed: int | None = None, **kwargs):
+    def __init__(
+        self, rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1, seed: int | None = None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.rotation_degrees, self.shift, self.zoom, self.seed = rotation_degrees, shift, zoom, seed
         self.generator = keras.random.SeedGenerator(seed)
@@ -54,13 +55,19 @@ class RandomAffine(keras.layers.Layer):
         cos, sin = ops.cos(angle) / scale, ops.sin(angle) / scale
         cx, cy = (width - 1) / 2, (height - 1) / 2
         zero = ops.zeros_like(cos)
-        transform = ops.stack([cos, -sin, cx - cos * cx + sin * cy - dx,
-                               sin, cos, cy - sin * cx - cos * cy - dy, zero, zero], axis=1)
+        transform = ops.stack(
+            [cos, -sin, cx - cos * cx + sin * cy - dx, sin, cos, cy - sin * cx - cos * cy - dy, zero, zero], axis=1
+        )
         return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant")
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "rotation_degrees": self.rotation_degrees, "shift": self.shift,
-                "zoom": self.zoom, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "rotation_degrees": self.rotation_degrees,
+            "shift": self.shift,
+            "zoom": self.zoom,
+            "seed": self.seed,
+        }

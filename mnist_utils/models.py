@@ -9,8 +9,7 @@ import numpy as np
 from mnist_utils import backend
 
 
-def build_mlp(hidden: tuple[int, ...] = (128,), activation: str = "relu",
-              num_classes: int = 10, name: str = "mlp"):
+def build_mlp(hidden: tuple[int, ...] = (128,), activation: str = "relu", num_classes: int = 10, name: str = "mlp"):
     """A multilayer perceptron on flattened 28x28 images: 784 -> hidden... -> softmax."""
     keras = backend.keras()
 
@@ -21,9 +20,17 @@ def build_mlp(hidden: tuple[int, ...] = (128,), activation: str = "relu",
     return keras.Sequential(layers, name=name)
 
 
-def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activation: str = "relu",
-                       l2: float = 0.0, dropout: float = 0.0, batch_norm: bool = False,
-                       l2_output: bool = True, num_classes: int = 10, name: str = "mlp_branches"):
+def build_mlp_branches(
+    branches: int,
+    hidden: tuple[int, ...] = (128,),
+    activation: str = "relu",
+    l2: float = 0.0,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    l2_output: bool = True,
+    num_classes: int = 10,
+    name: str = "mlp_branches",
+):
     """``branches`` independent MLPs side by side in one model; output shape (batch, branches, classes).
 
     Each branch has its own weights (einsum over a branch axis), so with the summed
@@ -46,11 +53,17 @@ def build_mlp_branches(branches: int, hidden: tuple[int, ...] = (128,), activati
         # Every kernel here is (branch, in, out). Naming the fan axes keeps the branch
         # axis out of the fans, so each branch gets Keras's default Glorot-uniform
         # initialization of a plain Dense layer of its own.
-        init = keras.initializers.VarianceScaling(scale=1.0, mode="fan_avg", distribution="uniform",
-                                                  input_axes=[1], output_axes=[2])
+        init = keras.initializers.VarianceScaling(
+            scale=1.0, mode="fan_avg", distribution="uniform", input_axes=[1], output_axes=[2]
+        )
         return keras.layers.EinsumDense(
-            equation, output_shape=(k, units), bias_axes=equation[-2:], kernel_initializer=init,
-            kernel_regularizer=keras.regularizers.L2(l2) if l2 else None, name=name)
+            equation,
+            output_shape=(k, units),
+            bias_axes=equation[-2:],
+            kernel_initializer=init,
+            kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
+            name=name,
+        )
 
     k = branches
     inputs = keras.Input(shape=(28, 28), name="image")
@@ -111,9 +124,8 @@ def single_branch(model, branch: int, build):
         # Kernels and biases carry the branch axis first; batch norm's per-unit vectors
         # are laid out branch by branch along their only axis.
         width = target.shape[0]
-        target.assign(value[branch:branch + 1] if value.ndim > 1 else value[branch * width:(branch + 1) * width])
-    outputs = keras.layers.Reshape((single.output.shape[-1],), name="probabilities",
-                                   dtype="float32")(single.output)
+        target.assign(value[branch : branch + 1] if value.ndim > 1 else value[branch * width : (branch + 1) * width])
+    outputs = keras.layers.Reshape((single.output.shape[-1],), name="probabilities", dtype="float32")(single.output)
     return keras.Model(single.input, outputs, name=f"{model.name}_branch_{branch}")
 
 
@@ -180,8 +192,15 @@ def build_bn_cnn(dropout: float = 0.5, name: str = "bn_cnn"):
     return build_cnn(widths=(32, 64), convs_per_block=1, dropout=dropout, name=name)
 
 
-def build_cnn(widths: tuple[int, ...] = (16, 32), convs_per_block: int = 2, dense: int = 128, dropout: float = 0.5,
-              augment: dict | None = None, bn_momentum: float = 0.99, name: str = "cnn"):
+def build_cnn(
+    widths: tuple[int, ...] = (16, 32),
+    convs_per_block: int = 2,
+    dense: int = 128,
+    dropout: float = 0.5,
+    augment: dict | None = None,
+    bn_momentum: float = 0.99,
+    name: str = "cnn",
+):
     """Our CNN: two blocks of two 3x3 convolutions (ReLU, then batch norm) and a 2x2 max-pool, then dense, dropout.
 
     28x28 -> 26 -> 24 -> pool 12 -> 10 -> 8 -> pool 4x4: about as many multiply-adds

@@ -22,10 +22,18 @@ VERDICTS = ("reproduced", "not_reproduced", "unverifiable", "impossible")
 # (why it cannot be checked), `paper` (the paper's own figures, shown beside ours) and `recipe`
 # (the paper's settings, which the notebook must report what it ran with).
 CLAIM_FIELDS = {
-    "at_least": ("stated",), "within": ("stated", "tolerance"), "beats": (), "smaller": (),
-    "at_most": ("tolerance",), "top_pairs": ("pairs", "top"), "rarest": ("digit", "bottom"),
-    "crossing": ("stated", "tolerance"), "no_gain": (), "f1": ("stated", "accuracy"),
-    "steps": ("stated", "images", "batch"), "unverifiable": (),
+    "at_least": ("stated",),
+    "within": ("stated", "tolerance"),
+    "beats": (),
+    "smaller": (),
+    "at_most": ("tolerance",),
+    "top_pairs": ("pairs", "top"),
+    "rarest": ("digit", "bottom"),
+    "crossing": ("stated", "tolerance"),
+    "no_gain": (),
+    "f1": ("stated", "accuracy"),
+    "steps": ("stated", "images", "batch"),
+    "unverifiable": (),
 }
 RULES = tuple(CLAIM_FIELDS)
 OTHER_FIELDS = ("rule", "why", "paper", "recipe")
@@ -53,9 +61,11 @@ def load(path: str | Path = DATA) -> dict[str, dict]:
                 fields = CLAIM_FIELDS[rule]
                 unused = [key for key in claim if key not in fields and key not in OTHER_FIELDS]
                 if unused:
-                    problems.append(f"claim {number}.{name}: rule {rule} does not use {', '.join(map(repr, unused))} "
-                                    f"(it takes {', '.join(fields) or 'nothing'} from the claim; the paper's settings "
-                                    f"go under 'recipe', its other figures under 'paper')")
+                    problems.append(
+                        f"claim {number}.{name}: rule {rule} does not use {', '.join(map(repr, unused))} "
+                        f"(it takes {', '.join(fields) or 'nothing'} from the claim; the paper's settings "
+                        f"go under 'recipe', its other figures under 'paper')"
+                    )
                 missing = [key for key in fields if key not in claim]
                 if missing:
                     problems.append(f"claim {number}.{name}: rule {rule} needs {', '.join(map(repr, missing))}")
@@ -63,8 +73,10 @@ def load(path: str | Path = DATA) -> dict[str, dict]:
                 problems.append(f"claim {number}.{name}: an unverifiable claim needs 'why'")
             empty = [key for key, value in claim.items() if value is None]
             if empty:  # in a {flow: mapping}, an unquoted comma starts a new, empty key
-                problems.append(f"claim {number}.{name}: no value for {', '.join(map(repr, empty))} "
-                                f"(quote a text that holds a comma)")
+                problems.append(
+                    f"claim {number}.{name}: no value for {', '.join(map(repr, empty))} "
+                    f"(quote a text that holds a comma)"
+                )
     if problems:
         raise ClaimsError(f"{path}:\n  - " + "\n  - ".join(problems))
     return papers
@@ -76,38 +88,52 @@ def _verdict(holds: bool) -> str:
 
 def at_least(values, stated: float) -> dict:
     """The paper's "at least ``stated``" holds when every seed of ours reaches it."""
-    return {"verdict": _verdict(min(values) >= stated), "ours": evaluation.summary(values),
-            "lowest": float(min(values)), "stated": stated}
+    return {
+        "verdict": _verdict(min(values) >= stated),
+        "ours": evaluation.summary(values),
+        "lowest": float(min(values)),
+        "stated": stated,
+    }
 
 
 def within(values, stated, tolerance: float) -> dict:
     """The paper's accuracy (or the mean of its list) holds when our mean is within ``tolerance``."""
     stated = float(np.mean(stated))
     ours = evaluation.summary(values)
-    return {"verdict": _verdict(abs(ours["mean"] - stated) <= tolerance), "ours": ours, "stated": stated,
-            "diff": ours["mean"] - stated, "tolerance": tolerance}
+    return {
+        "verdict": _verdict(abs(ours["mean"] - stated) <= tolerance),
+        "ours": ours,
+        "stated": stated,
+        "diff": ours["mean"] - stated,
+        "tolerance": tolerance,
+    }
 
 
 def beats(a, b, tests: list[dict]) -> dict:
-    """"A beats B" holds when A's mean accuracy is higher and A is significantly better in most seed pairs.
+    """ "A beats B" holds when A's mean accuracy is higher and A is significantly better in most seed pairs.
 
     Args:
         a, b: per-seed test accuracies; tests: :func:`evaluation.mcnemar` of A against B, per seed pair.
     """
     tally = evaluation.mcnemar_tally(tests)
     diff = float(np.mean(a) - np.mean(b))
-    return {"verdict": _verdict(diff > 0 and 2 * tally["won"] > tally["pairs"]), "ours": evaluation.summary(a),
-            "other": evaluation.summary(b), "diff": diff, "tally": tally,
-            "p": max(t["p_value"] for t in tests) if tests else None}
+    return {
+        "verdict": _verdict(diff > 0 and 2 * tally["won"] > tally["pairs"]),
+        "ours": evaluation.summary(a),
+        "other": evaluation.summary(b),
+        "diff": diff,
+        "tally": tally,
+        "p": max(t["p_value"] for t in tests) if tests else None,
+    }
 
 
 def smaller(a: float, b: float) -> dict:
-    """"A is smaller than B" (a gap, an error count)."""
+    """ "A is smaller than B" (a gap, an error count)."""
     return {"verdict": _verdict(a < b), "ours": float(a), "other": float(b), "diff": float(a - b)}
 
 
 def at_most(value: float, tolerance: float) -> dict:
-    """"Close to nothing": our figure is at most ``tolerance``."""
+    """ "Close to nothing": our figure is at most ``tolerance``."""
     return {"verdict": _verdict(value <= tolerance), "ours": float(value), "tolerance": tolerance}
 
 
@@ -122,7 +148,7 @@ def confused_pairs(y_true, predictions) -> list[dict]:
 
 
 def top_pairs(y_true, predictions, pairs, top: int) -> dict:
-    """"The most confused pairs are ``pairs``" holds when each is among our ``top`` pairs.
+    """ "The most confused pairs are ``pairs``" holds when each is among our ``top`` pairs.
 
     A pair's rank counts the pairs confused strictly more often, so ties share a rank.
     """
@@ -131,18 +157,25 @@ def top_pairs(y_true, predictions, pairs, top: int) -> dict:
     claimed = []
     for a, b in pairs:
         key = f"{min(a, b)}/{max(a, b)}"
-        claimed.append({"pair": key, "per_seed": counts[key],
-                        "rank": 1 + sum(c > counts[key] for c in counts.values())})
-    return {"verdict": _verdict(all(c["rank"] <= top for c in claimed)), "ours": claimed,
-            "top": ranking[:top], "top_pairs": [r["pair"] for r in ranking[:top]], "seeds": len(predictions)}
+        claimed.append(
+            {"pair": key, "per_seed": counts[key], "rank": 1 + sum(c > counts[key] for c in counts.values())}
+        )
+    return {
+        "verdict": _verdict(all(c["rank"] <= top for c in claimed)),
+        "ours": claimed,
+        "top": ranking[:top],
+        "top_pairs": [r["pair"] for r in ranking[:top]],
+        "seeds": len(predictions),
+    }
 
 
 def recalls(y_true, predictions) -> np.ndarray:
     """Each digit's recall (share of its test images recognized), averaged over the seeds' predictions."""
     from sklearn.metrics import recall_score
 
-    return np.mean([recall_score(y_true, p, labels=range(10), average=None, zero_division=0)
-                    for p in predictions], axis=0)
+    return np.mean(
+        [recall_score(y_true, p, labels=range(10), average=None, zero_division=0) for p in predictions], axis=0
+    )
 
 
 def _rank_from_bottom(values, index: int) -> int:
@@ -150,25 +183,37 @@ def _rank_from_bottom(values, index: int) -> int:
 
 
 def rarest(counts, recalls, digit: int, bottom: int) -> dict:
-    """"Digit ``digit`` is recognized worst because it is rare" holds when it is among the
+    """ "Digit ``digit`` is recognized worst because it is rare" holds when it is among the
     ``bottom`` rarest training classes and the ``bottom`` lowest recalls."""
     counts, recalls = np.asarray(counts), np.asarray(recalls)
     count_rank, recall_rank = _rank_from_bottom(counts, digit), _rank_from_bottom(recalls, digit)
-    return {"verdict": _verdict(count_rank <= bottom and recall_rank <= bottom), "ours": float(recalls[digit]),
-            "count": int(counts[digit]), "count_rank": count_rank, "rarest": int(counts.argmin()),
-            "rarest_count": int(counts.min()), "recall_rank": recall_rank, "lowest_recall": int(recalls.argmin()),
-            "lowest_recall_value": float(recalls.min())}
+    return {
+        "verdict": _verdict(count_rank <= bottom and recall_rank <= bottom),
+        "ours": float(recalls[digit]),
+        "count": int(counts[digit]),
+        "count_rank": count_rank,
+        "rarest": int(counts.argmin()),
+        "rarest_count": int(counts.min()),
+        "recall_rank": recall_rank,
+        "lowest_recall": int(recalls.argmin()),
+        "lowest_recall_value": float(recalls.min()),
+    }
 
 
 def crossing(train, val, stated: int, tolerance: int) -> dict:
-    """"Training accuracy overtakes validation accuracy from epoch ``stated``" (curves averaged over seeds).
+    """ "Training accuracy overtakes validation accuracy from epoch ``stated``" (curves averaged over seeds).
 
     ``first`` is the first epoch where it does (None if never); ``ours`` the last epoch's difference.
     """
     above = np.flatnonzero(np.asarray(train) > np.asarray(val))
     first = int(above[0]) + 1 if len(above) else None
-    return {"verdict": _verdict(first is not None and abs(first - stated) <= tolerance), "first": first,
-            "ours": float(train[-1] - val[-1]), "epochs": len(train), "stated": stated}
+    return {
+        "verdict": _verdict(first is not None and abs(first - stated) <= tolerance),
+        "first": first,
+        "ours": float(train[-1] - val[-1]),
+        "epochs": len(train),
+        "stated": stated,
+    }
 
 
 def epoch_picking(y_true, val_histories, epoch_predictions) -> dict:
@@ -190,9 +235,15 @@ def epoch_picking(y_true, val_histories, epoch_predictions) -> dict:
         by_val.append(float(scores[v]))
         tests.append(evaluation.mcnemar(y_true, preds[t], preds[v]))
     result = beats(by_test, by_val, tests)
-    return {"verdict": "not_reproduced" if result["verdict"] == "reproduced" else "reproduced",
-            "ours": result["diff"], "diff": result["diff"], "by_test": result["ours"],
-            "by_validation": result["other"], "tally": result["tally"], "p": result["p"]}
+    return {
+        "verdict": "not_reproduced" if result["verdict"] == "reproduced" else "reproduced",
+        "ours": result["diff"],
+        "diff": result["diff"],
+        "by_test": result["ours"],
+        "by_validation": result["other"],
+        "tally": result["tally"],
+        "p": result["p"],
+    }
 
 
 def f1_placement(class_sizes, errors: int, weights=None) -> dict:
@@ -267,19 +318,28 @@ def f1(stated: float, accuracy: float, y_true, y_pred) -> dict:
     errors = round((1 - accuracy) * n)
     bound = best_f1(np.unique(y_true, return_counts=True)[1], errors)  # the classes of the test digits
     positives = int(np.sum(y_true != 0))
-    return {"verdict": "impossible" if stated > bound else "reproduced",
-            "ours": float(f1_score(y_true, y_pred, average="macro")),
-            "micro": float(f1_score(y_true, y_pred, average="micro")),
-            "binary": float(f1_score(y_true != 0, y_pred != 0)), "paper_errors": errors, "bound": bound,
-            "errors_needed": round(n * (1 - stated)), "binary_errors": binary_errors(stated, positives),
-            "positives": positives, "test_size": n}
+    return {
+        "verdict": "impossible" if stated > bound else "reproduced",
+        "ours": float(f1_score(y_true, y_pred, average="macro")),
+        "micro": float(f1_score(y_true, y_pred, average="micro")),
+        "binary": float(f1_score(y_true != 0, y_pred != 0)),
+        "paper_errors": errors,
+        "bound": bound,
+        "errors_needed": round(n * (1 - stated)),
+        "binary_errors": binary_errors(stated, positives),
+        "positives": positives,
+        "test_size": n,
+    }
 
 
 def steps(stated: int, images: int, batch: int) -> dict:
     """Steps per epoch: ``images`` / ``batch`` rounded up, against the ``stated`` count."""
     actual = math.ceil(images / batch)
-    return {"verdict": "reproduced" if actual == stated else "impossible", "ours": actual,
-            "implied_batch": images / stated}
+    return {
+        "verdict": "reproduced" if actual == stated else "impossible",
+        "ours": actual,
+        "implied_batch": images / stated,
+    }
 
 
 def unverifiable(ours=None) -> dict:
@@ -302,7 +362,9 @@ def judge(claim: dict, recipe: dict | None = None, **measured) -> dict:
     rule = claim["rule"]
     stated, recipe = claim.get("recipe", {}), recipe or {}
     if set(stated) != set(recipe):
-        raise ClaimsError(f"rule {rule}: the claim's recipe states {sorted(stated)}, the notebook reports {sorted(recipe)}")
+        raise ClaimsError(
+            f"rule {rule}: the claim's recipe states {sorted(stated)}, the notebook reports {sorted(recipe)}"
+        )
     clash = [key for key in measured if key in CLAIM_FIELDS[rule]]
     if clash:
         raise ClaimsError(f"rule {rule}: {', '.join(clash)} come from the claims data, not from the notebook")
@@ -311,9 +373,20 @@ def judge(claim: dict, recipe: dict | None = None, **measured) -> dict:
     return {**result, "rule": rule, "claim": claim, "departs": departs}
 
 
-RULE_FUNCTIONS = {"at_least": at_least, "within": within, "beats": beats, "smaller": smaller, "at_most": at_most,
-                  "top_pairs": top_pairs, "rarest": rarest, "crossing": crossing, "no_gain": epoch_picking,
-                  "f1": f1, "steps": steps, "unverifiable": unverifiable}
+RULE_FUNCTIONS = {
+    "at_least": at_least,
+    "within": within,
+    "beats": beats,
+    "smaller": smaller,
+    "at_most": at_most,
+    "top_pairs": top_pairs,
+    "rarest": rarest,
+    "crossing": crossing,
+    "no_gain": epoch_picking,
+    "f1": f1,
+    "steps": steps,
+    "unverifiable": unverifiable,
+}
 
 
 def check(papers: dict[str, dict], results: dict[str, dict]) -> dict:
@@ -337,23 +410,32 @@ def check(papers: dict[str, dict], results: dict[str, dict]) -> dict:
             if r is None:
                 problems.append(f"{where}: no result (notebook 07 does not compute it)")
             elif r.get("rule") != claim["rule"]:
-                problems.append(f"{where}: judged by rule {r.get('rule')!r}, but the claims data says "
-                                f"{claim['rule']!r} (judge it with papers.judge)")
+                problems.append(
+                    f"{where}: judged by rule {r.get('rule')!r}, but the claims data says "
+                    f"{claim['rule']!r} (judge it with papers.judge)"
+                )
             elif r.get("verdict") not in VERDICTS:
                 problems.append(f"{where}: verdict {r.get('verdict')!r} is not one of {', '.join(VERDICTS)}")
             elif r["verdict"] != "unverifiable" and r.get("ours") is None:
                 problems.append(f"{where}: judged {r['verdict']!r} without a figure of ours")
             elif r["verdict"] == "unverifiable" and not claim.get("why"):
                 problems.append(f"{where}: cannot be checked, but the data gives no reason ('why')")
-        problems += [f"claim {number}.{name}: computed, but not in the claims data" for name in got
-                     if name not in paper["claims"]]
-    problems += [f"paper {number}: results, but no such paper in the claims data" for number in results
-                 if number not in papers]
+        problems += [
+            f"claim {number}.{name}: computed, but not in the claims data"
+            for name in got
+            if name not in paper["claims"]
+        ]
+    problems += [
+        f"paper {number}: results, but no such paper in the claims data" for number in results if number not in papers
+    ]
     if problems:
         raise ClaimsError("The course papers' claims are not all checked:\n  - " + "\n  - ".join(problems))
     tally = {"claims": sum(len(p["claims"]) for p in papers.values()), "papers": len(papers)}
     for verdict in VERDICTS:
-        tally[verdict] = [f"{number}.{name}" for number, got in results.items()
-                          for name, r in got.items() if r["verdict"] == verdict]
-    tally["departs"] = [f"{number}.{name}" for number, got in results.items() for name, r in got.items() if r["departs"]]
+        tally[verdict] = [
+            f"{number}.{name}" for number, got in results.items() for name, r in got.items() if r["verdict"] == verdict
+        ]
+    tally["departs"] = [
+        f"{number}.{name}" for number, got in results.items() for name, r in got.items() if r["departs"]
+    ]
     return tally

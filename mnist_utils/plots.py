@@ -16,8 +16,16 @@ PALETTE = "deep"
 # One colour per model in every figure of the report (indices into PALETTE), so a reader can
 # follow a model from figure to figure: the MLPs blue, our CNN (and notebook 06's "CNN", its
 # best seed) red, the course papers' CNNs each their own.
-MODEL_COLORS = {"MLP": "C0", "baseline": "C0", "CNN": "C3", "our CNN": "C3", "our CNN, no augmentation": "C1",
-                "BN-CNN": "C2", "LeNet-5": "C4", "paper 001 CNN": "C5"}
+MODEL_COLORS = {
+    "MLP": "C0",
+    "baseline": "C0",
+    "CNN": "C3",
+    "our CNN": "C3",
+    "our CNN, no augmentation": "C1",
+    "BN-CNN": "C2",
+    "LeNet-5": "C4",
+    "paper 001 CNN": "C5",
+}
 
 
 def colors(names) -> dict[str, str]:
@@ -35,8 +43,9 @@ def style() -> None:
     import seaborn as sns
 
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
-    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold",
-                         "figure.constrained_layout.use": True})
+    mpl.rcParams.update(
+        {"figure.dpi": 100, "savefig.dpi": 150, "axes.titleweight": "bold", "figure.constrained_layout.use": True}
+    )
     from IPython import get_ipython
 
     if get_ipython() is not None:
@@ -73,8 +82,7 @@ def class_balance(counts: dict[str, np.ndarray], ax=None):
     return fig
 
 
-def digit_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int = 10,
-               cell: float = 0.75, fig=None):
+def digit_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int = 10, cell: float = 0.75, fig=None):
     """Images in a grid, optional title over each; returns the figure."""
     n = len(images)
     nrows = int(np.ceil(n / ncols))
@@ -89,8 +97,7 @@ def digit_grid(images: np.ndarray, titles: list[str] | None = None, ncols: int =
     return fig
 
 
-def samples_per_class(images: np.ndarray, labels: np.ndarray, per_class: int = 10,
-                      seed: int = 0, fig=None):
+def samples_per_class(images: np.ndarray, labels: np.ndarray, per_class: int = 10, seed: int = 0, fig=None):
     """A row of random examples for each digit (rows 0-9)."""
     rng = np.random.default_rng(seed)
     picks = [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)]
@@ -117,14 +124,16 @@ def intensity_histogram(images: np.ndarray, ax=None):
 
 def learning_curves(histories: list[dict[str, list[float]]], fig=None):
     """Loss and accuracy per epoch, train and validation, mean with min-max band over seeds."""
-    curves = {metric: {"train": [h[metric] for h in histories],
-                       "validation": [h[f"val_{metric}"] for h in histories]}
-              for metric in ("loss", "accuracy")}
+    curves = {
+        metric: {"train": [h[metric] for h in histories], "validation": [h[f"val_{metric}"] for h in histories]}
+        for metric in ("loss", "accuracy")
+    }
     return curves_by_group(curves, fig=fig, sharey=False)
 
 
-def misclassified_grid(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
-                       indices: np.ndarray, ncols: int = 8, fig=None):
+def misclassified_grid(
+    images: np.ndarray, y_true: np.ndarray, probs: np.ndarray, indices: np.ndarray, ncols: int = 8, fig=None
+):
     """Wrongly classified digits titled 'true → predicted' over the confidence."""
     pred = probs[indices].argmax(axis=1)
     titles = [f"{t} → {p}\n{probs[i, p]:.0%}" for i, t, p in zip(indices, y_true[indices], pred)]
@@ -143,8 +152,14 @@ def lr_sensitivity(sweep, ax=None):
     fig, ax = _axes(ax, (7.5, 3.6))
     for optimizer, rows in sweep.groupby("optimizer", sort=False):
         stats = rows.groupby("learning_rate")["val_accuracy"].agg(["mean", "min", "max"])
-        ax.errorbar(stats.index, 100 * stats["mean"], marker="o", capsize=3, label=optimizer,
-                    yerr=[100 * (stats["mean"] - stats["min"]), 100 * (stats["max"] - stats["mean"])])
+        ax.errorbar(
+            stats.index,
+            100 * stats["mean"],
+            marker="o",
+            capsize=3,
+            label=optimizer,
+            yerr=[100 * (stats["mean"] - stats["min"]), 100 * (stats["max"] - stats["mean"])],
+        )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("validation accuracy (%)")
@@ -160,16 +175,25 @@ def mean_std_heatmap(mean, std, ax=None, label: str = "validation accuracy (%)")
 
     fig, ax = _axes(ax, (7.0, 3.6))
     notes = (100 * mean).map("{:.2f}".format) + " ± " + (100 * std).map("{:.2f}".format)
-    sns.heatmap(100 * mean, annot=notes, fmt="", cmap="viridis", ax=ax,
-                cbar_kws={"label": label}, linewidths=0.5, annot_kws={"fontsize": 9})
+    sns.heatmap(
+        100 * mean,
+        annot=notes,
+        fmt="",
+        cmap="viridis",
+        ax=ax,
+        cbar_kws={"label": label},
+        linewidths=0.5,
+        annot_kws={"fontsize": 9},
+    )
     ax.set_xlabel(mean.columns.name or "")
     ax.set_ylabel(mean.index.name or "")
     ax.tick_params(axis="y", rotation=0)
     return fig
 
 
-def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = True,
-                    palette: dict[str, str] | None = None):
+def curves_by_group(
+    curves, metric_label: str = "", fig=None, sharey: bool = True, palette: dict[str, str] | None = None
+):
     """One panel per outer key, one line per inner key (mean over seeds, min-max band).
 
     Args:
@@ -182,14 +206,20 @@ def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = Tru
     nrows = int(np.ceil(len(curves) / ncols))
     fig = fig or Figure(figsize=(8.0, 2.6 * nrows))
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=sharey, squeeze=False).ravel()
-    for ax in axes[len(curves):]:
+    for ax in axes[len(curves) :]:
         ax.set_axis_off()
     for ax, (panel, lines) in zip(axes, curves.items()):
         for name, runs in lines.items():
             runs = np.asarray(runs)
             epochs = np.arange(1, runs.shape[1] + 1)
-            ax.plot(epochs, runs.mean(axis=0), color=palette[name], label=name,
-                    marker="o" if len(epochs) < 4 else None, markersize=3)
+            ax.plot(
+                epochs,
+                runs.mean(axis=0),
+                color=palette[name],
+                label=name,
+                marker="o" if len(epochs) < 4 else None,
+                markersize=3,
+            )
             ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=palette[name], alpha=0.2)
         ax.set_title(panel, fontsize=10)
         ax.set_xlim(0.5, runs.shape[1] + 0.5)
@@ -202,8 +232,15 @@ def curves_by_group(curves, metric_label: str = "", fig=None, sharey: bool = Tru
     return fig
 
 
-def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}",
-         errors: dict[str, float] | None = None, zoom: bool = False, palette: dict[str, str] | None = None):
+def bars(
+    values: dict[str, float],
+    ylabel: str,
+    ax=None,
+    fmt: str = "{:.2f}",
+    errors: dict[str, float] | None = None,
+    zoom: bool = False,
+    palette: dict[str, str] | None = None,
+):
     """A labelled bar per key, optionally with ± error bars; ``zoom`` starts the axis near the data;
     ``palette``: key -> colour (default: :func:`colors`)."""
     fig, ax = _axes(ax, (7.0, 2.6))
@@ -211,12 +248,18 @@ def bars(values: dict[str, float], ylabel: str, ax=None, fmt: str = "{:.2f}",
     palette = palette or colors(names)
     heights = np.array([values[n] for n in names])
     err = None if errors is None else np.array([errors[n] for n in names])
-    ax.bar(names, heights, yerr=err, capsize=4 if err is not None else 0,
-           color=[palette[n] for n in names])
+    ax.bar(names, heights, yerr=err, capsize=4 if err is not None else 0, color=[palette[n] for n in names])
     top = heights + (0 if err is None else err)
     for i, n in enumerate(names):
-        ax.annotate(fmt.format(values[n]), (i, top[i]), xytext=(0, 2), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            fmt.format(values[n]),
+            (i, top[i]),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_ylabel(ylabel)
     low = heights.min() - 3 * (np.ptp(top) or 1) if zoom else 0
     ax.set_ylim(low, top.max() + 0.25 * (top.max() - low))
@@ -239,8 +282,13 @@ def capacity(frame, fig=None):
         label = f"{depth} hidden layer{'s' if depth > 1 else ''}"
         ax_acc.plot(rows["parameters"], 100 * rows["train_accuracy"], "--", marker="o", color=f"C{i}")
         ax_acc.plot(rows["parameters"], 100 * rows["val_accuracy"], "-", marker="o", color=f"C{i}", label=label)
-        ax_gap.plot(rows["parameters"], 100 * (rows["train_accuracy"] - rows["val_accuracy"]),
-                    marker="o", color=f"C{i}", label=label)
+        ax_gap.plot(
+            rows["parameters"],
+            100 * (rows["train_accuracy"] - rows["val_accuracy"]),
+            marker="o",
+            color=f"C{i}",
+            label=label,
+        )
     for ax in (ax_acc, ax_gap):
         ax.set_xscale("log")
         ax.set_xlabel("parameters (log scale)")
@@ -251,8 +299,7 @@ def capacity(frame, fig=None):
     return fig
 
 
-def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], ax=None,
-                     floor: float | None = None):
+def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], ax=None, floor: float | None = None):
     """Validation accuracy against cumulative training seconds, one colour per model.
 
     Args:
@@ -264,8 +311,15 @@ def accuracy_vs_time(curves: dict[str, list[tuple[list[float], list[float]]]], a
     palette = colors(curves)
     for name, runs in curves.items():
         for j, (seconds, accuracy) in enumerate(runs):
-            ax.plot(np.cumsum(seconds), 100 * np.asarray(accuracy), color=palette[name], marker="o", markersize=2.5,
-                    alpha=1.0 if j == 0 else 0.45, label=name if j == 0 else None)
+            ax.plot(
+                np.cumsum(seconds),
+                100 * np.asarray(accuracy),
+                color=palette[name],
+                marker="o",
+                markersize=2.5,
+                alpha=1.0 if j == 0 else 0.45,
+                label=name if j == 0 else None,
+            )
     ax.set_xscale("log")
     ax.set_xlabel("training seconds (log scale)")
     ax.set_ylabel("validation accuracy (%)")
@@ -284,8 +338,13 @@ def grouped_bars(frame, ylabel: str, ax=None):
     x = np.arange(len(frame.index))
     palette = colors(str(c) for c in frame.columns)
     for i, column in enumerate(frame.columns):
-        ax.bar(x + (i - (len(frame.columns) - 1) / 2) * width, frame[column], width, label=str(column),
-               color=palette[str(column)])
+        ax.bar(
+            x + (i - (len(frame.columns) - 1) / 2) * width,
+            frame[column],
+            width,
+            label=str(column),
+            color=palette[str(column)],
+        )
     ax.set_xticks(x, [str(v) for v in frame.index])
     ax.set_xlabel(frame.index.name or "")
     ax.set_ylabel(ylabel)
@@ -305,8 +364,17 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, normalize: bool = False, a
     # Blank the cells that would print as zero so the errors stand out, and colour on a
     # log scale: the diagonal is a hundred times the largest error.
     annot = np.where(values >= smallest, np.char.mod(fmt, values), "")
-    sns.heatmap(values, annot=annot, fmt="", cmap="Blues", cbar=False, square=True, annot_kws={"fontsize": 6.5},
-                norm=LogNorm(vmin=smallest, vmax=max(values.max(), 2 * smallest)), ax=ax)
+    sns.heatmap(
+        values,
+        annot=annot,
+        fmt="",
+        cmap="Blues",
+        cbar=False,
+        square=True,
+        annot_kws={"fontsize": 6.5},
+        norm=LogNorm(vmin=smallest, vmax=max(values.max(), 2 * smallest)),
+        ax=ax,
+    )
     ax.grid(False)  # the theme's grid would show through the blank cells
     ax.set_xlabel("predicted digit")
     ax.set_ylabel("true digit")
@@ -336,8 +404,15 @@ def reliability_diagram(curves: dict[str, dict], ax=None):
     ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect calibration")
     palette = colors(label.split(",")[0] for label in curves)  # "CNN, before" -> the CNN's colour
     for i, (label, table) in enumerate(curves.items()):
-        ax.plot(table["confidence"], table["accuracy"], marker="o", markersize=3, color=palette[label.split(",")[0]],
-                linestyle=":" if i % 2 == 0 else "-", label=label)
+        ax.plot(
+            table["confidence"],
+            table["accuracy"],
+            marker="o",
+            markersize=3,
+            color=palette[label.split(",")[0]],
+            linestyle=":" if i % 2 == 0 else "-",
+            label=label,
+        )
     ax.set_xlabel("confidence (top probability)")
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
@@ -371,7 +446,7 @@ def robustness(curves: dict[str, dict[str, tuple[list[float], list[float]]]], fi
     nrows = int(np.ceil(len(curves) / ncols))
     fig = fig or Figure(figsize=(8.0, 2.6 * nrows))
     axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
-    for ax in axes[len(curves):]:
+    for ax in axes[len(curves) :]:
         ax.set_axis_off()
     palette = colors(model for lines in curves.values() for model in lines)
     for ax, (panel, lines) in zip(axes, curves.items()):

@@ -60,8 +60,10 @@ def load_image(path: Path) -> np.ndarray:
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
-                    raise ImageError(f"{path}: {width}x{height} pixels is more than the {MAX_PIXELS:,} "
-                                     f"allowed (a decompression bomb?); scale the image down first")
+                    raise ImageError(
+                        f"{path}: {width}x{height} pixels is more than the {MAX_PIXELS:,} "
+                        f"allowed (a decompression bomb?); scale the image down first"
+                    )
                 image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
                 if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                     paper = Image.new("RGBA", image.size, "white")
@@ -89,19 +91,21 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     ink = (background - gray) if background > 0.5 else (gray - background)
     ink = np.clip(ink, 0.0, None)
     if ink.max() < MIN_CONTRAST:
-        raise ImageError(f"{source}: no ink found (nothing differs from the background by "
-                         f"{MIN_CONTRAST:.0%} of the intensity range); is the digit visible?")
+        raise ImageError(
+            f"{source}: no ink found (nothing differs from the background by "
+            f"{MIN_CONTRAST:.0%} of the intensity range); is the digit visible?"
+        )
     ink = ink / ink.max()
     ink[ink < 0.2] = 0.0  # paper texture and shadows, not strokes
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = 20.0 / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     small = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
     small = np.clip(small, 0.0, None)
     frame = np.zeros((28, 28), np.float32)
     top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
-    frame[top:top + small.shape[0], left:left + small.shape[1]] = small
+    frame[top : top + small.shape[0], left : left + small.shape[1]] = small
     # Move the centre of mass to the centre, as MNIST did (whole pixels, nothing lost at the edges
     # for a 20x20 digit in a 28x28 frame unless the ink is very lopsided).
     com_y, com_x = ndimage.center_of_mass(frame)
@@ -114,8 +118,10 @@ def default_model(artifacts_dir: Path) -> Path:
     folder = Path(artifacts_dir) / "05_cnn"
     metrics = folder / "metrics.json"
     if not metrics.is_file():
-        raise ModelError(f"no trained model in {folder}: run `make report` (or `mnist-study run --only 05` "
-                         f"after notebooks 01-04) first, or name a model with --model")
+        raise ModelError(
+            f"no trained model in {folder}: run `make report` (or `mnist-study run --only 05` "
+            f"after notebooks 01-04) first, or name a model with --model"
+        )
     return folder / json.loads(metrics.read_text())["best"]["keras"]
 
 
@@ -127,8 +133,10 @@ def load_model(path: Path):
 
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"model {path} not found: run `make report` (or `mnist-study run --only 05`) "
-                         f"to train and save it, or name another with --model")
+        raise ModelError(
+            f"model {path} not found: run `make report` (or `mnist-study run --only 05`) "
+            f"to train and save it, or name another with --model"
+        )
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as e:  # Keras raises several types for a damaged or foreign file

@@ -96,7 +96,7 @@ def fit(statuses: list[str], width: int) -> str:
 
 def duration(seconds: float) -> str:
     """'42 s', '6:05' (minutes:seconds) or '1:02:05'."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, s = divmod(seconds, 60)
@@ -115,8 +115,9 @@ class Monitor:
             of one notebook when not on a terminal.
     """
 
-    def __init__(self, stream=None, tty: bool | None = None, interval: float = 1.0, plain_every: float = 60.0,
-                 log_stream=None):
+    def __init__(
+        self, stream=None, tty: bool | None = None, interval: float = 1.0, plain_every: float = 60.0, log_stream=None
+    ):
         self.stream = stream or sys.stderr
         self.log_stream = log_stream or (self.stream if stream is not None else sys.stdout)
         self.tty = self.stream.isatty() if tty is None else tty
@@ -142,8 +143,13 @@ class Monitor:
     def started(self, stem: str, progress_file: Path, expected: float | None) -> None:
         """``stem`` starts executing; ``expected``: its seconds last time (None if unknown)."""
         with self._lock:
-            self._running[stem] = {"file": Path(progress_file), "expected": expected, "start": time.monotonic(),
-                                   "cell": None, "printed": time.monotonic()}
+            self._running[stem] = {
+                "file": Path(progress_file),
+                "expected": expected,
+                "start": time.monotonic(),
+                "cell": None,
+                "printed": time.monotonic(),
+            }
 
     def cell(self, stem: str, index: int, total: int) -> None:
         """``stem`` is executing its cell ``index`` (0-based) of ``total``."""
@@ -172,8 +178,9 @@ class Monitor:
             parts.append(what)
         if entry["expected"]:
             left = entry["expected"] - elapsed
-            parts.append(f"about {duration(left)} left" if left > 0
-                         else f"longer than last time ({duration(entry['expected'])})")
+            parts.append(
+                f"about {duration(left)} left" if left > 0 else f"longer than last time ({duration(entry['expected'])})"
+            )
         return " · ".join(parts)
 
     def _loop(self) -> None:

@@ -118,8 +118,7 @@ def make_optimizer(name: str, learning_rate: float | None = None):
     return keras.optimizers.get({"class_name": class_name, "config": config})
 
 
-def learning_rate_schedule(kind: str, learning_rate: float, epochs: int, steps_per_epoch: int,
-                           warmup_epochs: int = 0):
+def learning_rate_schedule(kind: str, learning_rate: float, epochs: int, steps_per_epoch: int, warmup_epochs: int = 0):
     """The learning rate to hand an optimizer: ``"constant"`` or ``"cosine"``.
 
     ``"cosine"`` decays the rate from ``learning_rate`` to zero along half a cosine
@@ -135,17 +134,32 @@ def learning_rate_schedule(kind: str, learning_rate: float, epochs: int, steps_p
     if kind == "cosine":
         if warmup_epochs:
             return keras.optimizers.schedules.CosineDecay(
-                0.0, decay_steps=(epochs - warmup_epochs) * steps_per_epoch,
-                warmup_target=learning_rate, warmup_steps=warmup_epochs * steps_per_epoch)
+                0.0,
+                decay_steps=(epochs - warmup_epochs) * steps_per_epoch,
+                warmup_target=learning_rate,
+                warmup_steps=warmup_epochs * steps_per_epoch,
+            )
         return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
     raise ValueError(f"unknown learning-rate schedule {kind!r}; use 'constant' or 'cosine'")
 
 
-def train(build, splits, seed: int, epochs: int, batch_size: int,
-          optimizer: str = "adam", learning_rate: float | None = None,
-          steps_per_execution: int = 32, jit_compile: bool | str = "auto",
-          eval_batch_size: int = 2048, plateau_patience: int = 0, record_test: bool = False,
-          position: str = "", label: str = "", reuse: ModelCache | None = None) -> RunResult:
+def train(
+    build,
+    splits,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    optimizer: str = "adam",
+    learning_rate: float | None = None,
+    steps_per_execution: int = 32,
+    jit_compile: bool | str = "auto",
+    eval_batch_size: int = 2048,
+    plateau_patience: int = 0,
+    record_test: bool = False,
+    position: str = "",
+    label: str = "",
+    reuse: ModelCache | None = None,
+) -> RunResult:
     """Build, compile and fit one model with a fixed seed; score it on the test set.
 
     The validation set is the only data used during training (for the curves);
@@ -208,10 +222,15 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
     recorder = _test_recorder(splits.x_test, eval_batch_size) if record_test else None
     callbacks += [recorder] if recorder else []
     fit = trained.fit(
-        splits.x_train, splits.y_train,
-        batch_size=batch_size, epochs=epochs, shuffle=True,
-        validation_data=(splits.x_val, splits.y_val), validation_batch_size=eval_batch_size,
-        callbacks=callbacks, verbose=0,
+        splits.x_train,
+        splits.y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        validation_data=(splits.x_val, splits.y_val),
+        validation_batch_size=eval_batch_size,
+        callbacks=callbacks,
+        verbose=0,
     )
     probs = trained.predict(splits.x_test, batch_size=eval_batch_size, verbose=0)
     if trained is not model:
@@ -222,9 +241,13 @@ def train(build, splits, seed: int, epochs: int, batch_size: int,
         model.history = fit  # as fit sets it on the model it trains
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     ran = len(history["loss"])  # fewer than ``epochs`` if it stopped early
-    progress.add_work(models.training_flops(
-        model, trained=ran * len(splits.y_train),
-        evaluated=ran * len(splits.y_val) + len(splits.y_test) * (1 + (ran if record_test else 0))))
+    progress.add_work(
+        models.training_flops(
+            model,
+            trained=ran * len(splits.y_train),
+            evaluated=ran * len(splits.y_val) + len(splits.y_test) * (1 + (ran if record_test else 0)),
+        )
+    )
     accuracy = float(np.mean(probs.argmax(axis=1) == splits.y_test))
     epochs_seen = np.stack(recorder.predictions) if recorder else None
     return RunResult(seed, model, history, timer.seconds, probs, accuracy, epochs_seen)
@@ -234,8 +257,10 @@ def _copy_variables(sources, targets) -> None:
     """Assign each source variable's value to the target variable in the same place."""
     for source, target in zip(sources, targets, strict=True):
         if source.shape != target.shape:
-            raise ValueError(f"{source.path} has shape {source.shape} but {target.path} has {target.shape}; "
-                             "a build must make the same model every time")
+            raise ValueError(
+                f"{source.path} has shape {source.shape} but {target.path} has {target.shape}; "
+                "a build must make the same model every time"
+            )
         target.assign(source.value)
 
 
@@ -280,8 +305,10 @@ def run_seeds(build, splits, seeds, reuse: ModelCache | None = None, **train_kwa
     include the tracing.
     """
     reuse = reuse if reuse is not None else ModelCache()
-    return [train(build, splits, seed, position=f"{i} of {len(seeds)}", reuse=reuse, **train_kwargs)
-            for i, seed in enumerate(seeds, start=1)]
+    return [
+        train(build, splits, seed, position=f"{i} of {len(seeds)}", reuse=reuse, **train_kwargs)
+        for i, seed in enumerate(seeds, start=1)
+    ]
 
 
 def branch_loss(branches: int):
@@ -393,10 +420,19 @@ def _use_xla(model) -> None:
     model._jit_compile = False
 
 
-def train_branches(build, splits, seeds, epochs: int, batch_size: int,
-                   optimizer: str = "adam", learning_rate=None,
-                   steps_per_execution: int = 32, eval_batch_size: int = 2048,
-                   keep_best=False, xla: bool | str = "auto"):
+def train_branches(
+    build,
+    splits,
+    seeds,
+    epochs: int,
+    batch_size: int,
+    optimizer: str = "adam",
+    learning_rate=None,
+    steps_per_execution: int = 32,
+    eval_batch_size: int = 2048,
+    keep_best=False,
+    xla: bool | str = "auto",
+):
     """Train one branch per seed side by side in one model (see models.build_mlp_branches).
 
     The weights are drawn under ``keras.utils.set_random_seed(seeds[0])``, so each
@@ -446,14 +482,17 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
         inputs = keras.Input(shape=splits.x_train.shape[1:], name="image")
         # float32 like every part's output, also under a GPU's mixed-precision policy
         outputs = keras.layers.Concatenate(axis=1, name="configurations", dtype="float32")(
-            [part(inputs) for part in parts.values()])
+            [part(inputs) for part in parts.values()]
+        )
         model = keras.Model(inputs, outputs, name="side_by_side")
     branches = k * len(parts)
 
     if isinstance(learning_rate, dict):
         if set(learning_rate) != set(builds):
-            raise ValueError(f"learning rates for {sorted(map(str, learning_rate))} but builds for "
-                             f"{sorted(map(str, builds))}; give one rate per configuration")
+            raise ValueError(
+                f"learning rates for {sorted(map(str, learning_rate))} but builds for "
+                f"{sorted(map(str, builds))}; give one rate per configuration"
+            )
         rate_of = {id(v): learning_rate[key] for key, part in parts.items() for v in part.trainable_variables}
         opt = _group_rates_optimizer(optimizer, [rate_of[id(v)] for v in model.trainable_variables])
     else:
@@ -464,8 +503,9 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
         _use_xla(model)
     keep = [keep_best is True or (keep_best is not False and key in keep_best) for key in parts]
     if any(w.shape[0] != k for part, kept in zip(parts.values(), keep) if kept for w in part.weights):
-        raise ValueError("keep_best needs every weight to have the branch axis first "
-                         "(batch normalization's statistics do not)")
+        raise ValueError(
+            "keep_best needs every weight to have the branch axis first (batch normalization's statistics do not)"
+        )
     timer = _epoch_timer()
     validation = _branch_validation(splits.x_val, splits.y_val, list(parts.values()), k, eval_batch_size, keep)
     y_train = np.repeat(splits.y_train[:, None], branches, axis=1)
@@ -478,21 +518,40 @@ def train_branches(build, splits, seeds, epochs: int, batch_size: int,
     seeds_shown = f"{k} seed{'s' * (k > 1)}"
     what = seeds_shown if len(parts) == 1 else f"{len(parts)} configurations x {seeds_shown}"
     shown = progress.keras_callback(f"{model.name} ({what} side by side, {optimizer}{rate})")
-    model.fit(splits.x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
-              callbacks=[timer, shown, validation], verbose=0)
+    model.fit(
+        splits.x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        callbacks=[timer, shown, validation],
+        verbose=0,
+    )
     train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
-    progress.add_work(models.training_flops(model, trained=epochs * len(splits.y_train),
-                                            evaluated=epochs * len(splits.y_val) + len(splits.y_train)))
+    progress.add_work(
+        models.training_flops(
+            model, trained=epochs * len(splits.y_train), evaluated=epochs * len(splits.y_val) + len(splits.y_train)
+        )
+    )
     # Column g * k + i of the whole model's output is branch i of configuration g.
     share = [seconds / len(parts) for seconds in timer.seconds]
     runs = {}
     for g, (key, part) in enumerate(parts.items()):
-        runs[key] = ([
-            BranchResult(seed=seed, history=validation.history[g * k + i], model=part, branch=i,
-                         train_accuracy=float(np.mean(train_probs[:, g * k + i].argmax(axis=1) == splits.y_train)),
-                         best_epoch=validation.best[g * k + i][1],
-                         best_weights=validation.best[g * k + i][2])
-            for i, seed in enumerate(seeds)], share)
+        runs[key] = (
+            [
+                BranchResult(
+                    seed=seed,
+                    history=validation.history[g * k + i],
+                    model=part,
+                    branch=i,
+                    train_accuracy=float(np.mean(train_probs[:, g * k + i].argmax(axis=1) == splits.y_train)),
+                    best_epoch=validation.best[g * k + i][1],
+                    best_weights=validation.best[g * k + i][2],
+                )
+                for i, seed in enumerate(seeds)
+            ],
+            share,
+        )
     return runs if isinstance(build, dict) else runs[None]
 
 
@@ -510,8 +569,13 @@ def restore_best(results, splits, eval_batch_size: int = 2048) -> list[BranchRes
         weight.assign(values)
     train_probs = model.predict(splits.x_train, batch_size=eval_batch_size, verbose=0)
     return [
-        BranchResult(seed=r.seed, model=model, branch=r.branch, best_epoch=r.best_epoch,
-                     history={key: vals[:r.best_epoch] for key, vals in r.history.items()},
-                     train_accuracy=float(np.mean(train_probs[:, r.branch].argmax(axis=1) == splits.y_train)))
+        BranchResult(
+            seed=r.seed,
+            model=model,
+            branch=r.branch,
+            best_epoch=r.best_epoch,
+            history={key: vals[: r.best_epoch] for key, vals in r.history.items()},
+            train_accuracy=float(np.mean(train_probs[:, r.branch].argmax(axis=1) == splits.y_train)),
+        )
         for r in results
     ]

@@ -20,12 +20,21 @@ import ast
 import operator
 import re
 
-TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-         "list": (list,), "dict": (dict,), "tuple": (list, tuple)}
+TYPES = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+    "tuple": (list, tuple),
+}
 RULE = re.compile(r"\[([^\[\]]*)\]\s*$")  # the bracketed rules at the end of a comment
 COMPARISONS = {"at least": operator.ge, "more than": operator.gt, "at most": operator.le, "less than": operator.lt}
-RULE_FORMS = re.compile(r"(each\s+)*(non-empty|length\s+(at least\s+)?\d+|one of\s.+|keys from\s.+|keys\s.+|"
-                        r"(at least|more than|at most|less than)\s+-?[0-9.]+(e-?\d+)?)")
+RULE_FORMS = re.compile(
+    r"(each\s+)*(non-empty|length\s+(at least\s+)?\d+|one of\s.+|keys from\s.+|keys\s.+|"
+    r"(at least|more than|at most|less than)\s+-?[0-9.]+(e-?\d+)?)"
+)
 
 
 class ParameterError(ValueError):
@@ -97,8 +106,10 @@ def problems(name: str, value, type_name: str, rules: str) -> list[str]:
     if not check_type(value, type_name):
         hint = ""
         if isinstance(value, str) and type_name.split("[")[0] in ("list", "dict") and value.strip()[:1] in "[{":
-            hint = (" (papermill's -p passes text; give lists and mappings as YAML: -y 'name: [0, 1]', "
-                    "or mnist-study run -p 'NN.name=[0, 1]')")
+            hint = (
+                " (papermill's -p passes text; give lists and mappings as YAML: -y 'name: [0, 1]', "
+                "or mnist-study run -p 'NN.name=[0, 1]')"
+            )
         return [f"{name} = {value!r}: must be {type_name}, not {type(value).__name__}{hint}"]
     found = []
     for rule in filter(None, (r.strip() for r in rules.split(";"))):
@@ -130,11 +141,17 @@ def declared(source: str) -> dict[str, dict]:
         rules = rules_of(comment)
         for rule in filter(None, (r.strip() for r in rules.split(";"))):
             if not RULE_FORMS.fullmatch(rule):
-                raise RuleError(f"parameter {stmt.target.id!r} states an unknown rule {rule!r}; the rules are "
-                                f"at least x, more than x, at most x, less than x, non-empty, length n, length at least n, "
-                                f"one of a, b, keys a, b, keys from a, b and each <rule>")
-        out[stmt.target.id] = {"type": ast.unparse(stmt.annotation), "default": default, "help": comment,
-                               "rules": rules}
+                raise RuleError(
+                    f"parameter {stmt.target.id!r} states an unknown rule {rule!r}; the rules are "
+                    f"at least x, more than x, at most x, less than x, non-empty, length n, length at least n, "
+                    f"one of a, b, keys a, b, keys from a, b and each <rule>"
+                )
+        out[stmt.target.id] = {
+            "type": ast.unparse(stmt.annotation),
+            "default": default,
+            "help": comment,
+            "rules": rules,
+        }
     return out
 
 
@@ -161,7 +178,11 @@ def check(namespace: dict) -> None:
             break
     if cell is None:
         return  # not run in IPython, or no parameters cell run yet: nothing to check against
-    wrong = [p for name, info in cell.items() if name in namespace
-             for p in problems(name, namespace[name], info["type"], info["rules"])]
+    wrong = [
+        p
+        for name, info in cell.items()
+        if name in namespace
+        for p in problems(name, namespace[name], info["type"], info["rules"])
+    ]
     if wrong:
         raise ParameterError("Parameter values this notebook does not allow:\n  - " + "\n  - ".join(wrong))

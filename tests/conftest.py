@@ -9,6 +9,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """A test that needs the real MNIST fails at once, before its fixtures, when the data cache
@@ -17,8 +18,10 @@ def pytest_runtest_setup(item):
         from mnist_utils import data
 
         if not data.is_cached():
-            pytest.fail(f"this test needs the real MNIST in {data.cache_dir()}: run `make data` "
-                        f"(or `mnist-study data`) first", pytrace=False)
+            pytest.fail(
+                f"this test needs the real MNIST in {data.cache_dir()}: run `make data` (or `mnist-study data`) first",
+                pytrace=False,
+            )
 
 
 def wait_for(condition, what: str, timeout: float = 120.0):
@@ -55,10 +58,13 @@ def write_notebook(path, parameters: str | None, body: list[str] = (), tag: str 
         cell.metadata["tags"] = [tag]
         cells.append(cell)
     cells += [new_code_cell(src) for src in body]
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
-        "language_info": {"name": "python"},
-    })
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    )
     nbformat.write(nb, path)
     return path
 

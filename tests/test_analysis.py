@@ -61,7 +61,9 @@ def test_geometric_perturbations():
 def linear_model():
     keras = backend.keras()
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    return keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    )
 
 
 def test_fgsm_moves_each_pixel_by_epsilon_and_raises_the_loss(linear_model):
@@ -101,14 +103,21 @@ def test_logits_model_recovers_the_scores_and_fgsm_moves_saturated_digits(kind):
         outputs = keras.layers.Softmax()(keras.layers.Dense(10)(x))
     else:
         outputs = keras.layers.Dense(10, activation="softmax")(x)
-    model = keras.Model(inputs, outputs) if kind != "sequential" else keras.Sequential(
-        [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    layer = [l for l in model.layers if isinstance(l, keras.layers.Dense)][0]
+    model = (
+        keras.Model(inputs, outputs)
+        if kind != "sequential"
+        else keras.Sequential(
+            [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+        )
+    )
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.Dense))
     layer.bias.assign(np.eye(10)[0] * 30)  # saturate: class 0's probability rounds to exactly 1.0
     images = np.random.default_rng(0).uniform(0.2, 0.8, (8, 28, 28)).astype(np.float32)
     probs = model.predict(images, verbose=0)
     assert np.all(probs.max(axis=1) == 1.0)
-    np.testing.assert_allclose(analysis.scale(analysis.logits_model(model).predict(images, verbose=0), 1.0), probs, atol=1e-6)
+    np.testing.assert_allclose(
+        analysis.scale(analysis.logits_model(model).predict(images, verbose=0), 1.0), probs, atol=1e-6
+    )
     adv = analysis.fgsm(model, images, probs.argmax(axis=1), 0.05)
     np.testing.assert_allclose(np.abs(adv - images), 0.05, atol=1e-6)  # every pixel moved, no masking
 

@@ -22,8 +22,13 @@ def _planned(profile: str, **changes) -> dict[str, float]:
 def test_the_full_profile_plans_at_most_60_tflop():
     assert budget.LIMIT == LIMIT
     planned = _planned("full")
-    assert set(planned) == {"02_mlp_baseline", "03_optimizers_activations", "04_regularization", "05_cnn",
-                            "07_course_papers"}
+    assert set(planned) == {
+        "02_mlp_baseline",
+        "03_optimizers_activations",
+        "04_regularization",
+        "05_cnn",
+        "07_course_papers",
+    }
     assert sum(planned.values()) <= LIMIT, {stem: round(f / 1e12, 2) for stem, f in planned.items()}
 
 
@@ -54,8 +59,9 @@ def test_the_ablation_trains_both_arms_only_on_a_subset():
     ours = models.build_cnn(widths=tuple(full["cnn_widths"]))
 
     def run(images):  # one run of our CNN on ``images`` training images
-        return models.training_flops(ours, trained=full["cnn_epochs"] * images,
-                                     evaluated=full["cnn_epochs"] * data.VALIDATION_SIZE + 10_000)
+        return models.training_flops(
+            ours, trained=full["cnn_epochs"] * images, evaluated=full["cnn_epochs"] * data.VALIDATION_SIZE + 10_000
+        )
 
     seeds = len(full["cnn_seeds"])
     subset = budget.planned_flops({"05_cnn": {**full, "ablation_train_limit": 4000}})["05_cnn"]

@@ -29,16 +29,19 @@ def study(tmp_path):
     params = pipeline.resolve_parameters(pipeline.discover(layout.notebooks), profile)
 
     def keys(shared=SHARED, params=params, profile="smoke"):
-        return {stem: cache.notebook_inputs(nb, params[stem], profile, shared, art, package)
-                for stem, nb in notebooks.items()}
+        return {
+            stem: cache.notebook_inputs(nb, params[stem], profile, shared, art, package)
+            for stem, nb in notebooks.items()
+        }
 
     return notebooks, package, art, params, keys
 
 
 def invalidated(before, after) -> dict[str, list[str]]:
     """notebook -> changed inputs, for the notebooks whose key changed."""
-    return {stem: cache.changed(before[stem], after[stem])
-            for stem in before if cache.changed(before[stem], after[stem])}
+    return {
+        stem: cache.changed(before[stem], after[stem]) for stem in before if cache.changed(before[stem], after[stem])
+    }
 
 
 def test_keys_are_stable(study):
@@ -47,19 +50,40 @@ def test_keys_are_stable(study):
     assert cache.changed(None, keys()["01_data"]) == sorted(keys()["01_data"])
 
 
-@pytest.mark.parametrize("module, expected", [
-    # The book wing: what runs the notebooks and builds the report is no notebook's input.
-    ("book/report.py", set()), ("book/cli.py", set()), ("book/pipeline.py", set()), ("book/cache.py", set()),
-    ("book/prose.py", set()), ("book/notebooks.py", set()), ("book/errors.py", set()),
-    ("export.py", {"05_cnn"}),
-    ("analysis.py", {"06_error_analysis"}),
-    ("models.py", {"02_mlp_baseline", "03_optimizers_activations", "04_regularization", "05_cnn", "07_course_papers"}),
-    ("data.py", {"01_data", "02_mlp_baseline", "03_optimizers_activations", "04_regularization",
-                 "05_cnn", "06_error_analysis", "07_course_papers"}),
-    ("papers.py", {"07_course_papers"}),
-    # A module's data file (same stem) counts as the module: editing the claims re-runs 07 only.
-    ("papers.yaml", {"07_course_papers"}),
-])
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        # The book wing: what runs the notebooks and builds the report is no notebook's input.
+        ("book/report.py", set()),
+        ("book/cli.py", set()),
+        ("book/pipeline.py", set()),
+        ("book/cache.py", set()),
+        ("book/prose.py", set()),
+        ("book/notebooks.py", set()),
+        ("book/errors.py", set()),
+        ("export.py", {"05_cnn"}),
+        ("analysis.py", {"06_error_analysis"}),
+        (
+            "models.py",
+            {"02_mlp_baseline", "03_optimizers_activations", "04_regularization", "05_cnn", "07_course_papers"},
+        ),
+        (
+            "data.py",
+            {
+                "01_data",
+                "02_mlp_baseline",
+                "03_optimizers_activations",
+                "04_regularization",
+                "05_cnn",
+                "06_error_analysis",
+                "07_course_papers",
+            },
+        ),
+        ("papers.py", {"07_course_papers"}),
+        # A module's data file (same stem) counts as the module: editing the claims re-runs 07 only.
+        ("papers.yaml", {"07_course_papers"}),
+    ],
+)
 def test_editing_a_module_invalidates_the_notebooks_that_import_it(study, module, expected):
     _, package, _, _, keys = study
     before = keys()
@@ -129,8 +153,11 @@ def test_upstream_artifacts_invalidate_exactly_their_readers(study):
     artifacts.save_json(art / "02_mlp_baseline" / "metrics.json", {"test_accuracy": 0.98})  # read by 03 and 07
     assert invalidated(before, keys()) == {"03_optimizers_activations": ["reads"], "07_course_papers": ["reads"]}
     artifacts.save_array(art / "02_mlp_baseline" / "test_predictions.npy", np.zeros(10))  # 03, 06 and 07
-    assert invalidated(before, keys()) == {"03_optimizers_activations": ["reads"], "06_error_analysis": ["reads"],
-                                           "07_course_papers": ["reads"]}
+    assert invalidated(before, keys()) == {
+        "03_optimizers_activations": ["reads"],
+        "06_error_analysis": ["reads"],
+        "07_course_papers": ["reads"],
+    }
 
 
 def test_a_resaved_keras_model_with_the_same_weights_is_the_same_artifact(tmp_path):
@@ -160,8 +187,14 @@ def test_a_resaved_keras_model_with_the_same_weights_is_the_same_artifact(tmp_pa
 
 
 def test_imported_modules_follow_every_import_form(tmp_path):
-    for name, text in {"__init__.py": "", "a.py": "from . import b\n", "b.py": "from .c import x\n",
-                       "c.py": "x = 1\n", "d.py": "", "e.py": "import json\n"}.items():
+    for name, text in {
+        "__init__.py": "",
+        "a.py": "from . import b\n",
+        "b.py": "from .c import x\n",
+        "c.py": "x = 1\n",
+        "d.py": "",
+        "e.py": "import json\n",
+    }.items():
         (tmp_path / name).write_text(text)
     name = cache.PACKAGE_NAME
     assert cache.imported_modules(f"from {name} import a", tmp_path) == {"__init__.py", "a.py", "b.py", "c.py"}
@@ -180,18 +213,30 @@ def test_why_run_reasons():
     assert "missing or were changed" in pipeline.why_run(inputs, done, "other", None)
     assert pipeline.why_run({**inputs, "markdown": "m2"}, done, "o", None) == "text"
     assert pipeline.why_run({**inputs, "markdown": "m2", "reads": "r2"}, done, "o", None) == (
-        "changed: its text, the upstream artifacts it reads")
+        "changed: its text, the upstream artifacts it reads"
+    )
 
 
 def test_the_study_declares_what_it_reads():
     notebooks = pipeline.discover(pipeline.default_layout().notebooks)
     reads = pipeline.declared_reads(notebooks)
-    assert reads["03_optimizers_activations"] == ["02_mlp_baseline/metrics.json", "02_mlp_baseline/test_predictions.npy"]
+    assert reads["03_optimizers_activations"] == [
+        "02_mlp_baseline/metrics.json",
+        "02_mlp_baseline/test_predictions.npy",
+    ]
     assert {r.split("/")[0] for r in reads["06_error_analysis"]} == {"02_mlp_baseline", "04_regularization", "05_cnn"}
-    assert {r.split("/")[0] for r in reads["07_course_papers"]} == {"01_data", "02_mlp_baseline",
-                                                                    "03_optimizers_activations", "05_cnn"}
+    assert {r.split("/")[0] for r in reads["07_course_papers"]} == {
+        "01_data",
+        "02_mlp_baseline",
+        "03_optimizers_activations",
+        "05_cnn",
+    }
     chosen = pipeline.with_dependents(notebooks, reads, pipeline.select(notebooks, ["02"]))
-    assert [p.stem for p in chosen] == ["02_mlp_baseline", "03_optimizers_activations", "06_error_analysis",
-                                        "07_course_papers"]
+    assert [p.stem for p in chosen] == [
+        "02_mlp_baseline",
+        "03_optimizers_activations",
+        "06_error_analysis",
+        "07_course_papers",
+    ]
     chosen = pipeline.with_dependents(notebooks, reads, pipeline.select(notebooks, ["01"]))
     assert [p.stem for p in chosen] == ["01_data", "07_course_papers"]  # 07 reads 01's class counts

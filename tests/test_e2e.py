@@ -57,7 +57,10 @@ def test_metrics_are_real_results(smoke):
     assert [m["model"] for m in cnn["models"]] == ["paper 001 CNN", "LeNet-5", "BN-CNN", "our CNN"]
     # The smoke profile's ablation trains both arms on a 500-image subset, as the full profile does on 4,000.
     assert cnn["ablation"]["train_size"] == 500
-    assert {name: len(runs) for name, runs in cnn["ablation"]["runs"].items()} == {"our CNN": 2, "our CNN, no augmentation": 2}
+    assert {name: len(runs) for name, runs in cnn["ablation"]["runs"].items()} == {
+        "our CNN": 2,
+        "our CNN, no augmentation": 2,
+    }
     assert cnn["ablation"]["runs"]["our CNN"][0]["test_accuracy"] != cnn["runs"]["our CNN"][0]["test_accuracy"]
     assert cnn["models"][0]["multiply-adds (M)"] == pytest.approx(0.513792)  # paper 001's CNN, counted by hand
     assert len(cnn["cross_validation"]["fold_accuracy"]) == 2 and 0 < cnn["ours"]["ensemble_test_accuracy"] < 1
@@ -77,7 +80,9 @@ def test_the_planned_training_work_bounds_what_the_run_did(smoke):
 
     layout, record, _ = smoke
     notebooks = pipeline.discover(layout.notebooks)
-    planned = budget.planned_flops(pipeline.resolve_parameters(notebooks, pipeline.read_profile(layout.params, "smoke")["notebooks"]))
+    planned = budget.planned_flops(
+        pipeline.resolve_parameters(notebooks, pipeline.read_profile(layout.params, "smoke")["notebooks"])
+    )
     assert set(planned) == {stem for stem, nb in record["notebooks"].items() if nb["training_flops"]}
     for stem, flops in planned.items():
         # Recorded work leaves out the test predictions of side-by-side models; the BN-CNN may stop early.
@@ -158,7 +163,7 @@ def test_executed_copies_read_as_prose_with_numbers_in_one_language(smoke):
 
 
 def test_html_is_self_contained_with_every_section(smoke):
-    layout, _, paths = smoke
+    layout, _, _ = smoke
     html = (layout.report / "mnist_report.html").read_text()
     for path in pipeline.discover(layout.executed):
         title = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0].lstrip("# ")
@@ -167,7 +172,9 @@ def test_html_is_self_contained_with_every_section(smoke):
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html)  # nothing from the network
     assert "window.MathJax" in html and "data:image/png;base64" in html
     # The figures' base64 text is left out: 4 random base64 characters spell "cuda" about once in 17 million.
-    body = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", html.split("<script>window.MathJax")[0].split("<main>")[-1])
+    body = re.sub(
+        r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", html.split("<script>window.MathJax")[0].split("<main>")[-1]
+    )
     assert not LOG_NOISE.search(body)
 
 
@@ -176,11 +183,22 @@ def test_pdf_has_pages_and_text(smoke):
     reader = PdfReader(layout.report / "mnist_report.pdf")
     assert len(reader.pages) >= 5
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for expected in ("Contents", "The MNIST data", "A baseline multilayer perceptron",
-                     "Optimizers and activations", "Regularization and capacity", "Convolutional networks",
-                     "Error analysis and robustness",
-                     "Appendix: reproducibility", "Table 1", "Abstract.", "Keywords:",
-                     "Conclusions and outlook", "References", "LeCun"):
+    for expected in (
+        "Contents",
+        "The MNIST data",
+        "A baseline multilayer perceptron",
+        "Optimizers and activations",
+        "Regularization and capacity",
+        "Convolutional networks",
+        "Error analysis and robustness",
+        "Appendix: reproducibility",
+        "Table 1",
+        "Abstract.",
+        "Keywords:",
+        "Conclusions and outlook",
+        "References",
+        "LeCun",
+    ):
         assert expected in text
     # The abstract's numbers are the run's: the baseline's mean test accuracy, as metrics.json has it.
     baseline = json.loads((layout.artifacts / "02_mlp_baseline" / "metrics.json").read_text())
@@ -209,8 +227,9 @@ def chinese(smoke):
     """The Chinese edition of the same run: (layout, its paths, what had no translation)."""
     layout, _, _ = smoke
     problems = []
-    paths, built = report.build(layout, pipeline.default_layout().params / "report.yaml", language="zh",
-                                warn=problems.append)
+    paths, built = report.build(
+        layout, pipeline.default_layout().params / "report.yaml", language="zh", warn=problems.append
+    )
     assert built
     return layout, paths, problems
 
@@ -221,9 +240,24 @@ def test_chinese_edition_is_built_from_the_same_run(chinese):
     assert [p.name for p in paths] == ["mnist_report_zh.html", "mnist_report_zh.pdf"]
     reader = PdfReader(paths[1])
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for expected in ("基于 MNIST 的手写数字识别", "学生姓名", "完成日期", "摘要", "关键词", "目录", "MNIST 数据",
-                     "基线多层感知机", "优化器与激活函数", "正则化与容量", "卷积网络", "误差分析与鲁棒性",
-                     "总结与展望", "参考文献", "附录：可复现性", "LeCun"):
+    for expected in (
+        "基于 MNIST 的手写数字识别",
+        "学生姓名",
+        "完成日期",
+        "摘要",
+        "关键词",
+        "目录",
+        "MNIST 数据",
+        "基线多层感知机",
+        "优化器与激活函数",
+        "正则化与容量",
+        "卷积网络",
+        "误差分析与鲁棒性",
+        "总结与展望",
+        "参考文献",
+        "附录：可复现性",
+        "LeCun",
+    ):
         assert expected in text, expected
     for english in ("The MNIST data", "Contents", "Abstract", "Figure 1", "Table 1", "Takeaways"):
         assert english not in text, english
@@ -264,14 +298,24 @@ def test_the_course_papers_part_checks_every_claim_in_both_editions(chinese):
     assert {"001.f1", "003.steps_per_epoch"} <= set(tally["impossible"])
     # The smoke profile trains paper 000's MLPs for fewer epochs than the paper: the verdicts say so.
     assert {"000.relu_sigmoid", "000.regularized_better"} <= set(tally["departs"])
-    for language, header, verdicts in (("en", "| Claim, in our words |", r"\*\*(reproduced|not reproduced|cannot be checked as stated|impossible as stated)\*\*"),
-                                       ("zh", "| 论断（我们的表述） |", r"\*\*(复现|未复现|按原文无法检验|按原文不可能成立)\*\*")):
+    for language, header, verdicts in (
+        (
+            "en",
+            "| Claim, in our words |",
+            r"\*\*(reproduced|not reproduced|cannot be checked as stated|impossible as stated)\*\*",
+        ),
+        ("zh", "| 论断（我们的表述） |", r"\*\*(复现|未复现|按原文无法检验|按原文不可能成立)\*\*"),
+    ):
         nb = nbformat.read(layout.rendered(language) / "07_course_papers.ipynb", as_version=4)
         tables = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith(header)]
         rows = [row for t in tables for row in t.splitlines()[2:]]
         assert len(tables) == len(claims) and len(rows) == count
         assert all(len(re.findall(verdicts, row)) == 1 for row in rows), rows
-        departs = [row for row in rows if re.search(r"judged after \d+ epochs? \(the paper: 5\)|判定时训练 \d+ 轮（论文：5）", row)]
+        departs = [
+            row
+            for row in rows
+            if re.search(r"judged after \d+ epochs? \(the paper: 5\)|判定时训练 \d+ 轮（论文：5）", row)
+        ]
         assert len(departs) == 2, rows  # ReLU against sigmoid and against tanh
     html = (layout.report / "mnist_report.html").read_text()
     assert ">The course papers, claim by claim<" in html.replace('<a class="anchor-link"', "<")
@@ -288,8 +332,9 @@ def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_facto
     from conftest import RUNNER_CELL
 
     notebook_factory("01_ok.ipynb", body=["print('fine')"])
-    notebook_factory("02_boom.ipynb", RUNNER_CELL + "divisor: int = 1  # what to divide by\n",
-                     body=["x = 1", "1 / divisor"])
+    notebook_factory(
+        "02_boom.ipynb", RUNNER_CELL + "divisor: int = 1  # what to divide by\n", body=["x = 1", "1 / divisor"]
+    )
     params = tmp_path / "params"
     params.mkdir()
     (params / "ok.yaml").write_text("notebooks: {}\n")
@@ -307,6 +352,7 @@ def test_failing_notebook_stops_the_run_and_keeps_earlier_outputs(notebook_facto
 
 
 # Incremental runs. These change the shared smoke outputs, so they come last, in this order.
+
 
 def _run(layout) -> dict:
     return pipeline.run("smoke", layout=layout, log=lambda _: None)["this_run"]
@@ -342,15 +388,26 @@ def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke,
 
     layout, _, _ = smoke
     real = pipeline.default_layout().params / "report.yaml"
-    settings = {**yaml.safe_load(real.read_text()), "subtitle": "Rebuilt from unchanged notebooks",
-                "author": "Li Hua", "student_id": 2023123456, "major_class": "Computer Science 2",
-                "include_code": True}
+    settings = {
+        **yaml.safe_load(real.read_text()),
+        "subtitle": "Rebuilt from unchanged notebooks",
+        "author": "Li Hua",
+        "student_id": 2023123456,
+        "major_class": "Computer Science 2",
+        "include_code": True,
+    }
     (tmp_path / "report.yaml").write_text(yaml.safe_dump(settings))
     _, built = report.build(layout, tmp_path / "report.yaml")
     assert built
     text = PdfReader(layout.report / "mnist_report.pdf").pages[0].extract_text()  # the cover
-    for expected in ("Rebuilt from unchanged notebooks", "Student ID", "2023123456", "Major and class",
-                     "Computer Science 2", "Li Hua"):
+    for expected in (
+        "Rebuilt from unchanged notebooks",
+        "Student ID",
+        "2023123456",
+        "Major and class",
+        "Computer Science 2",
+        "Li Hua",
+    ):
         assert expected in text
     assert "<th>Student ID</th><td>2023123456</td>" in (layout.report / "mnist_report.html").read_text()
     # The code, when asked for, is an appendix; the body still shows outputs only.
@@ -364,8 +421,12 @@ def test_new_report_settings_rebuild_the_report_without_running_notebooks(smoke,
 
 def test_a_text_edit_refreshes_the_executed_notebook_without_running_it(smoke, tmp_path):
     layout, _, _ = smoke
-    edited = _edited(layout, tmp_path, "04_regularization",
-                     lambda nb: nb.cells.insert(3, nbformat.v4.new_markdown_cell("A sentence added later.")))
+    edited = _edited(
+        layout,
+        tmp_path,
+        "04_regularization",
+        lambda nb: nb.cells.insert(3, nbformat.v4.new_markdown_cell("A sentence added later.")),
+    )
     executed = layout.executed / "04_regularization.ipynb"
     outputs = [c.get("outputs") for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
     assert _up_to_date_except(_run(edited), {"04_regularization": "refreshed"})
@@ -377,7 +438,9 @@ def test_a_text_edit_refreshes_the_executed_notebook_without_running_it(smoke, t
     # Both editions rebuild side by side and carry the sentence (the Chinese one in English, until translated).
     editions = report.build_editions(edited, pipeline.default_layout().params / "report.yaml")
     assert [[p.name for p in paths] for paths, _ in editions] == [
-        ["mnist_report.html", "mnist_report.pdf"], ["mnist_report_zh.html", "mnist_report_zh.pdf"]]
+        ["mnist_report.html", "mnist_report.pdf"],
+        ["mnist_report_zh.html", "mnist_report_zh.pdf"],
+    ]
     for (html, pdf), built in editions:
         assert built and "A sentence added later." in html.read_text(encoding="utf-8")
         assert "A sentence added later." in "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
@@ -421,7 +484,9 @@ def test_a_code_edit_re_executes_and_identical_results_spare_the_readers(smoke, 
     layout, _, _ = smoke
     metrics = (layout.artifacts / "02_mlp_baseline" / "metrics.json").read_bytes()
     code = lambda nb: [c for c in nb.cells if c.cell_type == "code"][-1]  # noqa: E731
-    edited = _edited(layout, tmp_path, "02_mlp_baseline", lambda nb: setattr(code(nb), "source", code(nb).source + "\n# x"))
+    edited = _edited(
+        layout, tmp_path, "02_mlp_baseline", lambda nb: setattr(code(nb), "source", code(nb).source + "\n# x")
+    )
     # Same seed, same profile: byte-identical metrics and predictions, so 03 and 06 stay.
     assert _up_to_date_except(_run(edited), {"02_mlp_baseline": "executed"})
     assert (layout.artifacts / "02_mlp_baseline" / "metrics.json").read_bytes() == metrics
@@ -430,10 +495,25 @@ def test_a_code_edit_re_executes_and_identical_results_spare_the_readers(smoke, 
 def test_changed_results_re_execute_the_notebooks_that_read_them(smoke, tmp_path):
     layout, _, _ = smoke
     params = lambda nb: next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))  # noqa: E731
-    edited = _edited(layout, tmp_path, "02_mlp_baseline", lambda nb: setattr(
-        params(nb), "source", params(nb).source.replace("learning_rate: float = 0.001", "learning_rate: float = 0.002")))
-    assert _up_to_date_except(_run(edited), {"02_mlp_baseline": "executed", "03_optimizers_activations": "executed",
-                                             "06_error_analysis": "executed", "07_course_papers": "executed"})
+    edited = _edited(
+        layout,
+        tmp_path,
+        "02_mlp_baseline",
+        lambda nb: setattr(
+            params(nb),
+            "source",
+            params(nb).source.replace("learning_rate: float = 0.001", "learning_rate: float = 0.002"),
+        ),
+    )
+    assert _up_to_date_except(
+        _run(edited),
+        {
+            "02_mlp_baseline": "executed",
+            "03_optimizers_activations": "executed",
+            "06_error_analysis": "executed",
+            "07_course_papers": "executed",
+        },
+    )
 
 
 def test_an_executed_copy_re_runs_in_place_and_writes_to_the_report(smoke):
@@ -445,8 +525,9 @@ def test_an_executed_copy_re_runs_in_place_and_writes_to_the_report(smoke):
     before = metrics.read_bytes()
     metrics.unlink()
     nb = nbformat.read(layout.executed / "01_data.ipynb", as_version=4)
-    NotebookClient(nb, kernel_name=pipeline.KERNEL_NAME, timeout=600,
-                   resources={"metadata": {"path": str(layout.executed)}}).execute()
+    NotebookClient(
+        nb, kernel_name=pipeline.KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(layout.executed)}}
+    ).execute()
     assert metrics.read_bytes() == before  # written again, where the runner wrote it, with the same numbers
     assert not any(o.output_type == "error" for c in nb.cells for o in c.get("outputs", []))
 
@@ -462,8 +543,13 @@ def test_papermill_from_the_project_root_writes_inside_the_project(tmp_path, mon
         shutil.move(target, kept)  # a real run's artifacts, put back below
     monkeypatch.chdir(root)
     try:
-        papermill.execute_notebook("notebooks/01_data.ipynb", str(tmp_path / "out.ipynb"), kernel_name=pipeline.KERNEL_NAME,
-                                   parameters={"samples_per_class": 5}, progress_bar=False)
+        papermill.execute_notebook(
+            "notebooks/01_data.ipynb",
+            str(tmp_path / "out.ipynb"),
+            kernel_name=pipeline.KERNEL_NAME,
+            parameters={"samples_per_class": 5},
+            progress_bar=False,
+        )
         assert (target / "metrics.json").is_file()
         assert not (root.parent / "report" / "artifacts" / "01_data").exists()
     finally:

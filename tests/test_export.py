@@ -9,14 +9,17 @@ from mnist_utils import backend, export, models
 def test_multiply_adds_counted_by_hand():
     # conv 10@5x5 on 28x28 -> 24x24; conv 20@5x5x10 on 12x12 -> 8x8; dense 320-128-64-10.
     assert models.multiply_adds(models.build_paper001_cnn()) == (
-        24 * 24 * 10 * 25 + 8 * 8 * 20 * 250 + 320 * 128 + 128 * 64 + 64 * 10)
+        24 * 24 * 10 * 25 + 8 * 8 * 20 * 250 + 320 * 128 + 128 * 64 + 64 * 10
+    )
     # conv 32@3x3 on 28x28 -> 26x26; conv 64@3x3x32 on 13x13 -> 11x11; dense 1600-128-10.
     assert models.multiply_adds(models.build_bn_cnn()) == (
-        26 * 26 * 32 * 9 + 11 * 11 * 64 * 288 + 1600 * 128 + 128 * 10)
+        26 * 26 * 32 * 9 + 11 * 11 * 64 * 288 + 1600 * 128 + 128 * 10
+    )
     # Our CNN: 16@3x3 -> 26x26, 16@3x3x16 -> 24x24, pool; 32@3x3x16 -> 10x10, 32@3x3x32 -> 8x8, pool;
     # dense 512-128-10 (augmentation is free).
     assert models.multiply_adds(models.build_cnn(augment={})) == (
-        26 * 26 * 16 * 9 + 24 * 24 * 16 * 144 + 10 * 10 * 32 * 144 + 8 * 8 * 32 * 288 + 512 * 128 + 128 * 10)
+        26 * 26 * 16 * 9 + 24 * 24 * 16 * 144 + 10 * 10 * 32 * 144 + 8 * 8 * 32 * 288 + 512 * 128 + 128 * 10
+    )
 
 
 @pytest.mark.parametrize("build", [models.build_lenet5, models.build_bn_cnn, models.build_cnn])
@@ -38,8 +41,9 @@ def trained(tmp_path_factory):
     y = np.repeat(np.arange(10), 40)
     x = rng.random((400, 28, 28), dtype=np.float32) * 0.2
     x[np.arange(400), 2 * y + 4, 4:24] = 1.0
-    model = models.build_cnn(dropout=0.0, augment={"rotation_degrees": 2.0, "shift": 0.02, "zoom": 0.02},
-                             bn_momentum=0.5)
+    model = models.build_cnn(
+        dropout=0.0, augment={"rotation_degrees": 2.0, "shift": 0.02, "zoom": 0.02}, bn_momentum=0.5
+    )
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     return model, x, tmp_path_factory.mktemp("export")

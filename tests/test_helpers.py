@@ -36,8 +36,23 @@ def _images(n=40, seed=0):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 10
 
 
-@pytest.mark.parametrize("name", ["balance", "samples", "means", "histogram", "curves", "errors", "time", "grouped",
-                                  "confusion", "reliability", "saliency", "robustness"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "balance",
+        "samples",
+        "means",
+        "histogram",
+        "curves",
+        "errors",
+        "time",
+        "grouped",
+        "confusion",
+        "reliability",
+        "saliency",
+        "robustness",
+    ],
+)
 def test_plot_helpers_write_nonempty_png(tmp_path, name):
     x, y = _images()
     probs = np.full((40, 10), 0.05)
@@ -47,15 +62,22 @@ def test_plot_helpers_write_nonempty_png(tmp_path, name):
         "samples": lambda: plots.samples_per_class(x, y, per_class=3),
         "means": lambda: plots.mean_images(x, y),
         "histogram": lambda: plots.intensity_histogram(x),
-        "curves": lambda: plots.learning_curves([
-            {"loss": [1, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}] * 2),
+        "curves": lambda: plots.learning_curves(
+            [{"loss": [1, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}] * 2
+        ),
         "errors": lambda: plots.misclassified_grid(x, y, probs, np.arange(5)),
-        "time": lambda: plots.accuracy_vs_time({"a": [([1.0, 1.0], [0.98, 0.99])], "b": [([2.0], [0.985])] * 2}, floor=0.97),
+        "time": lambda: plots.accuracy_vs_time(
+            {"a": [([1.0, 1.0], [0.98, 0.99])], "b": [([2.0], [0.985])] * 2}, floor=0.97
+        ),
         "grouped": lambda: plots.grouped_bars(pd.DataFrame({"x": [1, 2], "y": [2, 1]}).rename_axis("digit"), "errors"),
         "confusion": lambda: plots.confusion_panels(y, {"a": probs.argmax(1), "b": y}),
-        "reliability": lambda: plots.reliability_diagram({"before": analysis.reliability(y, probs), "after": analysis.reliability(y, probs)}),
+        "reliability": lambda: plots.reliability_diagram(
+            {"before": analysis.reliability(y, probs), "after": analysis.reliability(y, probs)}
+        ),
         "saliency": lambda: plots.saliency_grid(x[:3] / 255, x[:3] / 255, ["a", "b", "c"]),
-        "robustness": lambda: plots.robustness({"noise": {"m": ([0, 1], [0.9, 0.5])}, "shift": {"m": ([0, 2], [0.9, 0.2])}}),
+        "robustness": lambda: plots.robustness(
+            {"noise": {"m": ([0, 1], [0.9, 0.5])}, "shift": {"m": ([0, 2], [0.9, 0.2])}}
+        ),
     }[name]()
     path = tmp_path / f"{name}.png"
     artifacts.save_figure(fig, path)
@@ -85,8 +107,8 @@ def test_accuracy_axis_stops_at_100_and_keeps_its_floor_only_when_points_reach_a
 def test_mcnemar_exact_binomial_known_value():
     y = np.zeros(100, dtype=int)
     a, b = np.zeros(100, dtype=int), np.zeros(100, dtype=int)
-    a[:2] = 1      # A wrong on 2 digits
-    b[2:12] = 1    # B wrong on 10 others
+    a[:2] = 1  # A wrong on 2 digits
+    b[2:12] = 1  # B wrong on 10 others
     result = evaluation.mcnemar(y, a, b)
     assert (result["a_only"], result["b_only"]) == (10, 2)
     # two-sided: 2 * P(X <= 2), X ~ Binomial(12, 1/2) = 2 * (1 + 12 + 66) / 4096
@@ -128,15 +150,20 @@ def test_mcnemar_tally_and_verdict_count_significance_only_in_its_direction():
     tally = evaluation.mcnemar_tally([win, loss, tie])
     assert tally == {"pairs": 3, "better": 1, "won": 1, "lost": 1}
     text = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": tally})
-    assert text == ("A is right where B is wrong more often than the reverse in 1 of 3 seed pairs, "
-                    "significantly (McNemar p < 0.05); it is significantly worse in 1.")
+    assert text == (
+        "A is right where B is wrong more often than the reverse in 1 of 3 seed pairs, "
+        "significantly (McNemar p < 0.05); it is significantly worse in 1."
+    )
     one = prose.render_text('{{ verdict(t, "A", "B") }}', {"t": evaluation.mcnemar_tally([tie])})
     assert one == "A is right where B is wrong no more often than the reverse in its only seed pair."
     none = evaluation.mcnemar_tally([loss, tie])  # no pair where A does better
     assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": none}, "zh") == (
-        "在 2 个种子对中，没有一个里 甲 对而 乙 错的情况多于反过来的情况；有 1 个显著更差。")
+        "在 2 个种子对中，没有一个里 甲 对而 乙 错的情况多于反过来的情况；有 1 个显著更差。"
+    )
     assert prose.render_text('{{ verdict(t, "甲", "乙") }}', {"t": tally}, "zh") == (
-        "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，且显著（显著指 McNemar p < 0.05）；有 1 个显著更差。")
+        "在 3 个种子对中，有 1 个里 甲 对而 乙 错的情况多于反过来的情况，"
+        "且显著（显著指 McNemar p < 0.05）；有 1 个显著更差。"
+    )
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -155,11 +182,24 @@ def test_the_mcnemar_sentence_reads_well_at_every_count(language):
                     assert not re.search(r"\b0 of|in 0(?![.,\d])|(?<!\d)0 个|\{|  ", text), (t, text)
                     assert text.endswith("." if language == "en" else "。") and text.count("。") <= 1, (t, text)
                     said[pairs, better, won, lost] = text
-    words = {"en": ("in none of 3 seed pairs", "in 2 of 3 seed pairs, 1 of them significantly",
-                    "in 3 of 3 seed pairs, each significantly", "in 2 of 2 seed pairs, none of them significantly",
-                    "more often than the reverse in its only seed pair, significantly", "it is significantly worse there"),
-             "zh": ("没有一个里", "其中 1 个显著", "每个都显著", "但都不显著", "在唯一的种子对中，A 对而 B 错的情况多于反过来的情况，且显著",
-                    "A 在该对中显著更差")}[language]
+    words = {
+        "en": (
+            "in none of 3 seed pairs",
+            "in 2 of 3 seed pairs, 1 of them significantly",
+            "in 3 of 3 seed pairs, each significantly",
+            "in 2 of 2 seed pairs, none of them significantly",
+            "more often than the reverse in its only seed pair, significantly",
+            "it is significantly worse there",
+        ),
+        "zh": (
+            "没有一个里",
+            "其中 1 个显著",
+            "每个都显著",
+            "但都不显著",
+            "在唯一的种子对中，A 对而 B 错的情况多于反过来的情况，且显著",
+            "A 在该对中显著更差",
+        ),
+    }[language]
     keys = ((3, 0, 0, 0), (3, 2, 1, 0), (3, 3, 3, 0), (2, 2, 0, 0), (1, 1, 1, 0), (1, 0, 0, 1))
     for key, expected in zip(keys, words):
         assert expected in said[key], (key, said[key])
@@ -185,8 +225,13 @@ def test_scores_and_summaries_in_full():
 def test_mcnemar_in_full_and_with_equal_disagreements():
     y = np.zeros(8, dtype=int)
     a, b = np.array([0, 0, 0, 1, 1, 0, 0, 0]), np.array([1, 1, 0, 0, 0, 0, 0, 1])
-    assert evaluation.mcnemar(y, a, b) == {"a_only": 3, "b_only": 2, "accuracy_a": 0.75, "accuracy_b": 0.625,
-                                           "p_value": 1.0}
+    assert evaluation.mcnemar(y, a, b) == {
+        "a_only": 3,
+        "b_only": 2,
+        "accuracy_a": 0.75,
+        "accuracy_b": 0.625,
+        "p_value": 1.0,
+    }
     b[7] = 0  # 2 against 2: p = 1 by the binomial test itself
     assert evaluation.mcnemar(y, a, b)["p_value"] == 1.0
     one_sided = np.array([1, 1, 1, 1, 1, 1, 0, 0])  # B wrong on 6 digits A gets right: p = 2 / 2^6
@@ -206,8 +251,17 @@ def test_mcnemar_frame_and_branch_runs_as_tables():
 
     tests = [{"a_only": 3, "b_only": 1, "accuracy_a": 0.75, "accuracy_b": 0.5, "p_value": 0.625}]
     frame = evaluation.mcnemar_frame(tests, "A vs B", ["0/0"])
-    assert frame.to_dict("records") == [{"comparison": "A vs B", "seed pair": "0/0", "accuracy A (%)": 75.0,
-                                         "accuracy B (%)": 50.0, "only A right": 3, "only B right": 1, "p-value": 0.625}]
+    assert frame.to_dict("records") == [
+        {
+            "comparison": "A vs B",
+            "seed pair": "0/0",
+            "accuracy A (%)": 75.0,
+            "accuracy B (%)": 50.0,
+            "only A right": 3,
+            "only B right": 1,
+            "p-value": 0.625,
+        }
+    ]
     empty = evaluation.mcnemar_frame([], "A vs B", [])
     assert list(empty.columns) == list(frame.columns)
     both = pd.concat([frame, empty])  # as notebook 03 builds its table, when one comparison has no pairs
@@ -218,11 +272,25 @@ def test_mcnemar_frame_and_branch_runs_as_tables():
     tiny = pd.concat([evaluation.mcnemar_frame([{**tests[0], "p_value": 4.4e-66}], "A vs B", ["0/0"]), empty])
     html = display._table_bundle(tiny, False, "{:.4g}")["text/html"]
     assert "4.4e-66" in html and "0.000000" not in html and "75.000000" not in html
-    run = BranchResult(seed=1, history={"val_accuracy": [0.25, 0.5, 0.75], "val_loss": [0.9, 0.5, 0.25]}, train_accuracy=0.875,
-                       model=None, branch=0)
+    run = BranchResult(
+        seed=1,
+        history={"val_accuracy": [0.25, 0.5, 0.75], "val_loss": [0.9, 0.5, 0.25]},
+        train_accuracy=0.875,
+        model=None,
+        branch=0,
+    )
     table = evaluation.summarize_branch_runs({("relu", "adam"): ([run], [2.0, 4.0, 9.0])}, ("activation", "optimizer"))
-    assert table.to_dict("records") == [{"activation": "relu", "optimizer": "adam", "seed": 1, "val_accuracy": 0.75,
-                                         "val_loss": 0.25, "train_accuracy": 0.875, "epoch_seconds": 4.0}]
+    assert table.to_dict("records") == [
+        {
+            "activation": "relu",
+            "optimizer": "adam",
+            "seed": 1,
+            "val_accuracy": 0.75,
+            "val_loss": 0.25,
+            "train_accuracy": 0.875,
+            "epoch_seconds": 4.0,
+        }
+    ]
     single = evaluation.summarize_branch_runs({"relu": ([run], [1.0])}, ("activation",))
     assert single["activation"].tolist() == ["relu"]
     with pytest.raises(ValueError):

@@ -28,8 +28,9 @@ def shown(monkeypatch):
     import IPython.display
 
     out = []
-    monkeypatch.setattr(IPython.display, "display",
-                        lambda obj, raw=False, metadata=None: out.append((obj, metadata or {})))
+    monkeypatch.setattr(
+        IPython.display, "display", lambda obj, raw=False, metadata=None: out.append((obj, metadata or {}))
+    )
     return out
 
 
@@ -77,13 +78,18 @@ def test_facts_publish_plain_values_shown_compactly(shown):
 
     from mnist_utils.book import prose
 
-    display.facts(ours={"mean": np.float32(0.5), "std": None, "n": 3}, seeds=np.array([0, 1]), missing=float("nan"),
-                  name="adam")
-    [(data, meta)] = shown
+    display.facts(
+        ours={"mean": np.float32(0.5), "std": None, "n": 3}, seeds=np.array([0, 1]), missing=float("nan"), name="adam"
+    )
+    [(data, _)] = shown
     values = data[prose.FACTS_MIME]
     assert values == {"ours": {"mean": 0.5, "std": None, "n": 3}, "seeds": [0, 1], "missing": None, "name": "adam"}
-    assert data["text/plain"].splitlines() == ["ours = {mean: 0.5, std: None, n: 3}", "seeds = [0, 1]",
-                                               "missing = None", "name = 'adam'"]
+    assert data["text/plain"].splitlines() == [
+        "ours = {mean: 0.5, std: None, n: 3}",
+        "seeds = [0, 1]",
+        "missing = None",
+        "name = 'adam'",
+    ]
     with pytest.raises(TypeError, match="not a plain value"):
         display.facts(model=object())
     shown.clear()
@@ -91,6 +97,10 @@ def test_facts_publish_plain_values_shown_compactly(shown):
     display.facts(p000={f"claim_{i}": result for i in range(8)}, short="x" * 90)  # as notebook 07 publishes
     [(data, _)] = shown
     lines = data["text/plain"].splitlines()
-    assert len(lines[0]) == display.FACT_WIDTH and lines[0].startswith("p000 = {claim_0: {verdict: ") and lines[0][-1] == "…"
+    assert (
+        len(lines[0]) == display.FACT_WIDTH
+        and lines[0].startswith("p000 = {claim_0: {verdict: ")
+        and lines[0][-1] == "…"
+    )
     assert lines[1] == "short = '" + "x" * 90 + "'"  # 100 characters: kept whole
     assert data[prose.FACTS_MIME]["p000"]["claim_7"] == result  # the templates get every value

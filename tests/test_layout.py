@@ -52,7 +52,9 @@ def test_the_book_imports_the_science_it_needs_and_the_rule_would_see_it_otherwi
     graph = modules()
     assert "mnist_utils.artifacts" in graph["mnist_utils.book.notebooks"]  # the other side: book -> science is fine
     # The rule's own check: a science module importing the book in a function is found.
-    assert "mnist_utils.book.prose" in imports("def f():\n    from mnist_utils.book import prose\n", "mnist_utils.plots")
+    assert "mnist_utils.book.prose" in imports(
+        "def f():\n    from mnist_utils.book import prose\n", "mnist_utils.plots"
+    )
     assert "mnist_utils.book" in imports("import mnist_utils.book\n", "mnist_utils.plots")
 
 
@@ -75,7 +77,7 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
             if target not in graph or target in (name, "mnist_utils"):
                 continue
             if state.get(target) == "open":
-                found.append(path[path.index(target):] + [target])
+                found.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target, [*path, target])
         state[name] = "done"
@@ -93,8 +95,10 @@ def test_no_module_imports_itself_round_a_circle():
 def test_the_circle_check_finds_the_one_there_was():
     """pipeline imported prose (to render), and prose imported the runner's error from pipeline."""
     graph = modules()
-    graph["mnist_utils.book.pipeline"] = imports("def render():\n    from mnist_utils.book import prose\n",
-                                                 "mnist_utils.book.pipeline")
-    graph["mnist_utils.book.prose"] = imports("from mnist_utils.book.pipeline import PipelineError\n",
-                                              "mnist_utils.book.prose")
+    graph["mnist_utils.book.pipeline"] = imports(
+        "def render():\n    from mnist_utils.book import prose\n", "mnist_utils.book.pipeline"
+    )
+    graph["mnist_utils.book.prose"] = imports(
+        "from mnist_utils.book.pipeline import PipelineError\n", "mnist_utils.book.prose"
+    )
     assert ["mnist_utils.book.pipeline", "mnist_utils.book.prose", "mnist_utils.book.pipeline"] in circles(graph)

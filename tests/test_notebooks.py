@@ -31,7 +31,8 @@ def test_notebook_is_clean_and_parameterized(path):
 def test_profiles_fit_the_notebooks(profile):
     layout = pipeline.default_layout()
     resolved = pipeline.resolve_parameters(
-        pipeline.discover(layout.notebooks), notebooks.load_profile(layout.params, profile))
+        pipeline.discover(layout.notebooks), notebooks.load_profile(layout.params, profile)
+    )
     assert set(resolved) == {p.stem for p in NOTEBOOKS}
 
 
@@ -84,8 +85,10 @@ QUOTED_CELLS = {
     ("05_cnn", "cell-16"): "paper 001's cross-validation recipe",
     ("06_error_analysis", "cell-20"): "published FGSM figures, cited",
     ("06_error_analysis", "cell-25"): "the UCI digits' documentation: writers and image size",
-    ("07_course_papers", "cell-03"): "paper 000's recipe", ("07_course_papers", "cell-08"): "paper 001's recipe",
-    ("07_course_papers", "cell-10"): "paper 002's recipe", ("07_course_papers", "cell-12"): "paper 003's recipe",
+    ("07_course_papers", "cell-03"): "paper 000's recipe",
+    ("07_course_papers", "cell-08"): "paper 001's recipe",
+    ("07_course_papers", "cell-10"): "paper 002's recipe",
+    ("07_course_papers", "cell-12"): "paper 003's recipe",
 }
 
 
@@ -93,8 +96,12 @@ def typed_figures(text: str) -> list[str]:
     """The figures in ``text`` outside template expressions, code, maths, labels and the allowed forms."""
     import re
 
-    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{##.*?##\}|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\{#[^}]*\}|\[@[^\]]*\]|\]\([^)]*\)", " ",
-                  text, flags=re.S)
+    text = re.sub(
+        r"\{\{.*?\}\}|\{%.*?%\}|\{##.*?##\}|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\{#[^}]*\}|\[@[^\]]*\]|\]\([^)]*\)",
+        " ",
+        text,
+        flags=re.S,
+    )
     for pattern, _ in ALLOWED_FIGURES:
         text = re.sub(pattern, " ", text)
     return re.findall(r"\S*\d\S*", text)
@@ -118,10 +125,16 @@ def test_the_prose_types_no_figure_it_could_compute():
     assert found == []
 
 
-@pytest.mark.parametrize("text, figures", [
-    ("stably above 97 %", ["97"]), ("after {{ epochs }} epochs", []), ("paper 001's 98.89 %", ["98.89"]),
-    ("notebook 02 (LeNet-5, 28 × 28, Ioffe and Szegedy 2015)", []), ("$\\epsilon = 0.3$ and `x = 2`", []),
-    ("论文 000 的 600 步", ["600"]),
-])
+@pytest.mark.parametrize(
+    "text, figures",
+    [
+        ("stably above 97 %", ["97"]),
+        ("after {{ epochs }} epochs", []),
+        ("paper 001's 98.89 %", ["98.89"]),
+        ("notebook 02 (LeNet-5, 28 × 28, Ioffe and Szegedy 2015)", []),
+        ("$\\epsilon = 0.3$ and `x = 2`", []),
+        ("论文 000 的 600 步", ["600"]),
+    ],
+)
 def test_the_figure_scan_finds_a_typed_figure_and_passes_the_allowed_ones(text, figures):
     assert typed_figures(text) == figures

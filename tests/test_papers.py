@@ -30,23 +30,40 @@ def test_the_claims_data_loads_and_covers_every_paper():
     assert len(claim_keys(data)) >= 15
     for paper in data.values():
         assert paper["kind"] in ("course paper", "online tutorial") and set(paper["title"]) == {"en", "zh"}
-    assert {"000.baseline", "000.relu_sigmoid", "000.relu_tanh", "000.regularized_better", "000.regularized_gap",
-            "000.confused_pairs", "001.accuracy", "001.f1", "001.cross_validation", "001.digit_2",
-            "002.accuracy", "002.confused_pairs", "003.accuracy", "003.test_set_validation",
-            "003.steps_per_epoch"} <= claim_keys(data)
+    assert {
+        "000.baseline",
+        "000.relu_sigmoid",
+        "000.relu_tanh",
+        "000.regularized_better",
+        "000.regularized_gap",
+        "000.confused_pairs",
+        "001.accuracy",
+        "001.f1",
+        "001.cross_validation",
+        "001.digit_2",
+        "002.accuracy",
+        "002.confused_pairs",
+        "003.accuracy",
+        "003.test_set_validation",
+        "003.steps_per_epoch",
+    } <= claim_keys(data)
 
 
 def claims_file(tmp_path, claims: dict[str, str]):
     """A claims data file with one well-formed paper, 009, whose claims are ``name: flow mapping`` lines."""
     path = tmp_path / "claims.yaml"
-    path.write_text("papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n"
-                    "    claims:\n" + "".join(f"      {name}: {claim}\n" for name, claim in claims.items()))
+    path.write_text(
+        "papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n"
+        "    claims:\n" + "".join(f"      {name}: {claim}\n" for name, claim in claims.items())
+    )
     return path
 
 
 def test_a_malformed_claim_is_refused(tmp_path):
-    path = claims_file(tmp_path, {"x": "{rule: guess}", "y": "{rule: unverifiable}",
-                                  "z": "{rule: unverifiable, why: never run, no setting}"})
+    path = claims_file(
+        tmp_path,
+        {"x": "{rule: guess}", "y": "{rule: unverifiable}", "z": "{rule: unverifiable, why: never run, no setting}"},
+    )
     with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
     assert "009.x: unknown rule 'guess'" in str(e.value) and "009.y: an unverifiable claim needs 'why'" in str(e.value)
@@ -70,8 +87,13 @@ def test_every_claim_is_in_the_report_in_both_languages_and_has_a_short_name():
 
 def result_for_every_claim(data):
     """A reproduced result, of the rule the data names, for every claim."""
-    return {number: {name: {"verdict": "reproduced", "ours": 0.5, "rule": claim["rule"], "departs": {}}
-                     for name, claim in paper["claims"].items()} for number, paper in data.items()}
+    return {
+        number: {
+            name: {"verdict": "reproduced", "ours": 0.5, "rule": claim["rule"], "departs": {}}
+            for name, claim in paper["claims"].items()
+        }
+        for number, paper in data.items()
+    }
 
 
 def test_check_passes_a_complete_set_and_tallies_it():
@@ -79,8 +101,12 @@ def test_check_passes_a_complete_set_and_tallies_it():
     results = result_for_every_claim(data)
     results["003"]["epoch_time"] = papers.judge(data["003"]["claims"]["epoch_time"], ours=8.0)
     results["001"]["f1"] = {"verdict": "impossible", "ours": 0.98, "rule": "f1", "departs": {}}
-    results["000"]["relu_tanh"] = {"verdict": "not_reproduced", "ours": 0.9, "rule": "beats",
-                                   "departs": {"epochs": {"paper": 5, "ours": 1}}}
+    results["000"]["relu_tanh"] = {
+        "verdict": "not_reproduced",
+        "ours": 0.9,
+        "rule": "beats",
+        "departs": {"epochs": {"paper": 5, "ours": 1}},
+    }
     tally = papers.check(data, results)
     assert tally["claims"] == len(claim_keys(data)) and tally["papers"] == len(data) == 4
     assert tally["unverifiable"] == ["003.epoch_time"] and tally["impossible"] == ["001.f1"]
@@ -98,8 +124,13 @@ def test_a_claim_without_a_figure_fails_the_check():
     results["003"]["accuracy"]["verdict"] = "plausible"
     results["003"]["epoch_time"] = {"verdict": "unverifiable", "ours": None, "rule": "unverifiable"}
     with pytest.raises(papers.ClaimsError) as e:
-        papers.check({**data, "003": {**data["003"], "claims": {**data["003"]["claims"], "epoch_time": {
-            "rule": "unverifiable"}}}}, results)
+        papers.check(
+            {
+                **data,
+                "003": {**data["003"], "claims": {**data["003"]["claims"], "epoch_time": {"rule": "unverifiable"}}},
+            },
+            results,
+        )
     message = str(e.value)
     assert "claim 002.accuracy: no result" in message
     assert "claim 000.baseline: judged 'reproduced' without a figure of ours" in message
@@ -166,8 +197,9 @@ def every_placement(sizes, errors):
             return
         i, j = cells[index]
         for count in range(min(left, sizes[i] - fn[i]) + 1):
-            yield from place(index + 1, left - count, fn[:i] + [fn[i] + count] + fn[i + 1:],
-                             fp[:j] + [fp[j] + count] + fp[j + 1:])
+            yield from place(
+                index + 1, left - count, fn[:i] + [fn[i] + count] + fn[i + 1 :], fp[:j] + [fp[j] + count] + fp[j + 1 :]
+            )
 
     yield from place(0, errors, [0] * k, [0] * k)
 
@@ -183,7 +215,9 @@ def test_the_f1_bound_is_the_best_of_every_placement_of_the_errors(sizes):
             found = papers.f1_placement(sizes, errors, weights)
             assert found["f1"] == pytest.approx(max(scores), abs=1e-12), (sizes, errors, weights)
             assert (found["fn"], found["fp"]) in placements
-            assert np.average(f1_by_formula(sizes, found["fn"], found["fp"]), weights=weights) == pytest.approx(found["f1"])
+            assert np.average(f1_by_formula(sizes, found["fn"], found["fp"]), weights=weights) == pytest.approx(
+                found["f1"]
+            )
 
 
 def prediction_from(sizes, fn, fp):
@@ -262,23 +296,35 @@ def test_accuracy_rules():
 
 # Boundaries are exact in binary (halves, quarters, eighths), so "at the boundary" is exactly there.
 def test_at_least_holds_at_the_stated_figure_and_not_below_it():
-    assert papers.at_least([0.75, 0.5], 0.5) == {"verdict": "reproduced", "ours": evaluation.summary([0.75, 0.5]),
-                                                 "lowest": 0.5, "stated": 0.5}
+    assert papers.at_least([0.75, 0.5], 0.5) == {
+        "verdict": "reproduced",
+        "ours": evaluation.summary([0.75, 0.5]),
+        "lowest": 0.5,
+        "stated": 0.5,
+    }
     assert papers.at_least([0.75, 0.5], 0.5 + 1e-9)["verdict"] == "not_reproduced"  # every seed, not the mean
     assert papers.at_least([0.25], 0.5)["verdict"] == "not_reproduced"
 
 
-@pytest.mark.parametrize("values, stated, verdict, diff", [
-    ([0.75], 0.5, "reproduced", 0.25),  # |difference| = tolerance, above
-    ([0.25], 0.5, "reproduced", -0.25),  # and below
-    ([0.75 + 1e-9], 0.5, "not_reproduced", 0.25), ([0.25 - 1e-9], 0.5, "not_reproduced", -0.25),
-    ([0.125], 0.5, "not_reproduced", -0.375),  # far below: the difference counts by its size
-    ([0.5, 1.0], [0.75, 0.75], "reproduced", 0.0),  # the mean of ours against the mean of a list
-])
+@pytest.mark.parametrize(
+    "values, stated, verdict, diff",
+    [
+        ([0.75], 0.5, "reproduced", 0.25),  # |difference| = tolerance, above
+        ([0.25], 0.5, "reproduced", -0.25),  # and below
+        ([0.75 + 1e-9], 0.5, "not_reproduced", 0.25),
+        ([0.25 - 1e-9], 0.5, "not_reproduced", -0.25),
+        ([0.125], 0.5, "not_reproduced", -0.375),  # far below: the difference counts by its size
+        ([0.5, 1.0], [0.75, 0.75], "reproduced", 0.0),  # the mean of ours against the mean of a list
+    ],
+)
 def test_within_is_a_tolerance_on_both_sides(values, stated, verdict, diff):
     result = papers.within(values, stated, 0.25)
     assert result["verdict"] == verdict and result["diff"] == pytest.approx(diff, abs=1e-8)
-    assert result["tolerance"] == 0.25 and result["stated"] == np.mean(stated) and result["ours"] == evaluation.summary(values)
+    assert (
+        result["tolerance"] == 0.25
+        and result["stated"] == np.mean(stated)
+        and result["ours"] == evaluation.summary(values)
+    )
 
 
 def test_at_most_and_smaller_at_their_boundaries():
@@ -294,19 +340,27 @@ def pair(a_only: int, b_only: int, p: float) -> dict:
     return {"a_only": a_only, "b_only": b_only, "p_value": p, "accuracy_a": 0.5, "accuracy_b": 0.5}
 
 
-WIN, LOSS, NOT_SIGNIFICANT, AT_THRESHOLD = pair(30, 10, 0.002), pair(10, 30, 0.002), pair(12, 10, 0.8), pair(30, 10, 0.05)
+WIN, LOSS, NOT_SIGNIFICANT, AT_THRESHOLD = (
+    pair(30, 10, 0.002),
+    pair(10, 30, 0.002),
+    pair(12, 10, 0.8),
+    pair(30, 10, 0.05),
+)
 
 
-@pytest.mark.parametrize("a, b, tests, verdict", [
-    ([0.75] * 3, [0.5] * 3, [WIN, WIN, NOT_SIGNIFICANT], "reproduced"),  # 2 of 3 seed pairs
-    ([0.75] * 3, [0.5] * 3, [WIN, NOT_SIGNIFICANT, NOT_SIGNIFICANT], "not_reproduced"),  # 1 of 3
-    ([0.75] * 2, [0.5] * 2, [WIN, NOT_SIGNIFICANT], "not_reproduced"),  # 1 of 2 is not most
-    ([0.75] * 2, [0.5] * 2, [WIN, AT_THRESHOLD], "not_reproduced"),  # p = 0.05 is not significant
-    ([0.5] * 3, [0.75] * 3, [WIN, WIN, WIN], "not_reproduced"),  # every pair won, but a lower mean
-    ([0.5] * 3, [0.5] * 3, [WIN, WIN, WIN], "not_reproduced"),  # an equal mean is not higher
-    ([0.75] * 3, [0.5] * 3, [LOSS, LOSS, LOSS], "not_reproduced"),  # significant, the other way
-    ([0.75], [0.5], [WIN], "reproduced"),
-])
+@pytest.mark.parametrize(
+    "a, b, tests, verdict",
+    [
+        ([0.75] * 3, [0.5] * 3, [WIN, WIN, NOT_SIGNIFICANT], "reproduced"),  # 2 of 3 seed pairs
+        ([0.75] * 3, [0.5] * 3, [WIN, NOT_SIGNIFICANT, NOT_SIGNIFICANT], "not_reproduced"),  # 1 of 3
+        ([0.75] * 2, [0.5] * 2, [WIN, NOT_SIGNIFICANT], "not_reproduced"),  # 1 of 2 is not most
+        ([0.75] * 2, [0.5] * 2, [WIN, AT_THRESHOLD], "not_reproduced"),  # p = 0.05 is not significant
+        ([0.5] * 3, [0.75] * 3, [WIN, WIN, WIN], "not_reproduced"),  # every pair won, but a lower mean
+        ([0.5] * 3, [0.5] * 3, [WIN, WIN, WIN], "not_reproduced"),  # an equal mean is not higher
+        ([0.75] * 3, [0.5] * 3, [LOSS, LOSS, LOSS], "not_reproduced"),  # significant, the other way
+        ([0.75], [0.5], [WIN], "reproduced"),
+    ],
+)
 def test_beats_needs_a_higher_mean_and_a_significant_win_in_most_seed_pairs(a, b, tests, verdict):
     result = papers.beats(a, b, tests)
     assert result["verdict"] == verdict
@@ -351,22 +405,39 @@ def test_picking_the_epoch_on_the_test_set():
     assert same["diff"] == 0 and same["p"] == 1.0 and same["verdict"] == "reproduced"
 
 
-@pytest.mark.parametrize("first, verdict", [(3, "reproduced"), (2, "reproduced"), (4, "reproduced"),  # stated ± tolerance
-                                            (1, "not_reproduced"), (5, "not_reproduced")])  # one beyond
+@pytest.mark.parametrize(
+    "first, verdict",
+    [
+        (3, "reproduced"),
+        (2, "reproduced"),
+        (4, "reproduced"),  # stated ± tolerance
+        (1, "not_reproduced"),
+        (5, "not_reproduced"),
+    ],
+)  # one beyond
 def test_crossing_within_its_tolerance_of_the_stated_epoch(first, verdict):
     train = [0.5] * 6
     val = [0.75] * (first - 1) + [0.25] * (6 - first + 1)  # training is above validation from epoch `first`
     result = papers.crossing(train, val, stated=3, tolerance=1)
     assert result == {"verdict": verdict, "first": first, "ours": 0.25, "epochs": 6, "stated": 3}
-    assert papers.crossing(train, val, stated=3, tolerance=0)["verdict"] == ("reproduced" if first == 3 else "not_reproduced")
+    assert papers.crossing(train, val, stated=3, tolerance=0)["verdict"] == (
+        "reproduced" if first == 3 else "not_reproduced"
+    )
 
 
 def test_crossing_needs_training_strictly_above():
     assert papers.crossing([0.5, 0.5], [0.5, 0.5], stated=1, tolerance=1)["first"] is None
 
 
-@pytest.mark.parametrize("digit, verdict", [(5, "reproduced"), (4, "reproduced"),  # rarest, and 3rd rarest at bottom 3
-                                            (8, "not_reproduced"), (2, "not_reproduced")])
+@pytest.mark.parametrize(
+    "digit, verdict",
+    [
+        (5, "reproduced"),
+        (4, "reproduced"),  # rarest, and 3rd rarest at bottom 3
+        (8, "not_reproduced"),
+        (2, "not_reproduced"),
+    ],
+)
 def test_rarest_needs_a_rare_digit_with_a_low_recall(digit, verdict):
     """MNIST's training counts: 5 is rarest, then 4 and 8; recall ranks mirror the counts
     except that 8 is recognized best, so only 5 and 4 are both rare and badly recognized."""
@@ -407,8 +478,10 @@ def test_the_claims_data_picks_the_rule_and_its_fields(tmp_path):
     claim = data["001"]["claims"]["accuracy"]
     assert papers.judge(claim, values=values, recipe={"epochs": 15})["verdict"] == "not_reproduced"  # 0.3 points
     edited = tmp_path / "claims.yaml"
-    text = papers.DATA.read_text().replace("accuracy: {rule: within, stated: 0.9889, tolerance: 0.003, recipe: {epochs: 15}}",
-                                           "accuracy: {rule: at_least, stated: 0.9889, recipe: {epochs: 15}}")
+    text = papers.DATA.read_text().replace(
+        "accuracy: {rule: within, stated: 0.9889, tolerance: 0.003, recipe: {epochs: 15}}",
+        "accuracy: {rule: at_least, stated: 0.9889, recipe: {epochs: 15}}",
+    )
     assert text != papers.DATA.read_text()
     edited.write_text(text)
     result = papers.judge(papers.load(edited)["001"]["claims"]["accuracy"], values=values, recipe={"epochs": 15})
@@ -423,7 +496,9 @@ def test_judge_reports_a_recipe_that_departs_from_the_paper():
     assert same["verdict"] == "reproduced" and same["departs"] == {}
     shorter = papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 2, "l2": 0.01})
     assert shorter["departs"] == {"epochs": {"paper": 10, "ours": 2}}
-    with pytest.raises(papers.ClaimsError, match=r"recipe states \['epochs', 'l2'\], the notebook reports \['epochs'\]"):
+    with pytest.raises(
+        papers.ClaimsError, match=r"recipe states \['epochs', 'l2'\], the notebook reports \['epochs'\]"
+    ):
         papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 10})
     with pytest.raises(papers.ClaimsError, match="states \\[\\], the notebook reports \\['epochs'\\]"):
         papers.judge({"rule": "smaller"}, a=0.25, b=0.5, recipe={"epochs": 10})
@@ -432,8 +507,14 @@ def test_judge_reports_a_recipe_that_departs_from_the_paper():
 
 
 def test_the_claims_data_refuses_a_field_its_rule_ignores_or_lacks(tmp_path):
-    path = claims_file(tmp_path, {"x": "{rule: beats, epochs: 5}", "y": "{rule: within, stated: 0.9}",
-                                  "z": "{rule: beats, recipe: {epochs: 5}, paper: {logged: 0.9}}"})
+    path = claims_file(
+        tmp_path,
+        {
+            "x": "{rule: beats, epochs: 5}",
+            "y": "{rule: within, stated: 0.9}",
+            "z": "{rule: beats, recipe: {epochs: 5}, paper: {logged: 0.9}}",
+        },
+    )
     with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
     message = str(e.value)
@@ -457,7 +538,9 @@ def test_the_f1_rule_s_figures():
     assert result["binary"] != pytest.approx(f1_score(y != 1, pred != 1))  # digit 0, not 1, against the rest
     assert result["test_size"] == 10000 and result["bound"] == papers.best_f1(TEST_COUNTS, 111)
     nine = y < 9  # test digits of nine classes: the bound is over the classes present
-    assert papers.f1(0.5, 0.99, y[nine], pred[nine])["bound"] == papers.best_f1(TEST_COUNTS[:9], round(0.01 * nine.sum()))
+    assert papers.f1(0.5, 0.99, y[nine], pred[nine])["bound"] == papers.best_f1(
+        TEST_COUNTS[:9], round(0.01 * nine.sum())
+    )
     assert papers.f1_placement([1, 1], 2) == {"f1": 0.0, "fn": [1, 1], "fp": [1, 1]}  # every item wrong
 
 
@@ -492,11 +575,13 @@ def test_recalls_average_the_seeds_per_digit():
 
 def test_the_claims_data_s_messages_in_full(tmp_path):
     path = tmp_path / "claims.yaml"
-    path.write_text("papers:\n  '009':\n    kind: course paper\n    title: {en: a, zh: b}\n"
-                    "    claims:\n      x: {rule: beats, epochs: 5, l2: 0.1}\n      y: {rule: steps, stated: 6}\n"
-                    "      z: {rule: guess}\n      w: {rule: at_least, stated: 0.9, note: , more: }\n"
-                    "      v: {rule: within, stated: 0.9, tolerance: 0.1, epochs: 3}\n  '010':\n    kind: a\n"
-                    "    year: 1\n    title: {en: a, zh: b}\n")
+    path.write_text(
+        "papers:\n  '009':\n    kind: course paper\n    title: {en: a, zh: b}\n"
+        "    claims:\n      x: {rule: beats, epochs: 5, l2: 0.1}\n      y: {rule: steps, stated: 6}\n"
+        "      z: {rule: guess}\n      w: {rule: at_least, stated: 0.9, note: , more: }\n"
+        "      v: {rule: within, stated: 0.9, tolerance: 0.1, epochs: 3}\n  '010':\n    kind: a\n"
+        "    year: 1\n    title: {en: a, zh: b}\n"
+    )
     with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
     assert str(e.value) == (
@@ -510,16 +595,19 @@ def test_the_claims_data_s_messages_in_full(tmp_path):
         "  - claim 009.w: no value for 'note', 'more' (quote a text that holds a comma)\n"
         "  - claim 009.v: rule within does not use 'epochs' (it takes stated, tolerance from the claim; the "
         "paper's settings go under 'recipe', its other figures under 'paper')\n"
-        "  - paper 010: no 'claims'")
+        "  - paper 010: no 'claims'"
+    )
 
 
 def test_the_check_s_message_in_full():
     data = {"009": {"claims": {"a": {"rule": "at_least"}, "b": {"rule": "at_least"}}}}
     with pytest.raises(papers.ClaimsError) as e:
         papers.check(data, {"009": {"a": {"verdict": "maybe", "rule": "at_least"}}})
-    assert str(e.value) == ("The course papers' claims are not all checked:\n"
-                            f"  - claim 009.a: verdict 'maybe' is not one of {', '.join(papers.VERDICTS)}\n"
-                            "  - claim 009.b: no result (notebook 07 does not compute it)")
+    assert str(e.value) == (
+        "The course papers' claims are not all checked:\n"
+        f"  - claim 009.a: verdict 'maybe' is not one of {', '.join(papers.VERDICTS)}\n"
+        "  - claim 009.b: no result (notebook 07 does not compute it)"
+    )
     with pytest.raises(papers.ClaimsError, match="claim 009.a: no result"):
         papers.check(data, {})  # no result for the whole paper
     with pytest.raises(papers.ClaimsError, match="rule steps: stated, batch come from the claims data"):
@@ -529,7 +617,9 @@ def test_the_check_s_message_in_full():
 def test_a_verdict_on_a_departing_recipe_says_so_in_both_languages():
     claim = {"rule": "smaller", "recipe": {"epochs": 10, "l2": 0.01}}
     shorter = papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 1, "l2": 0.01})
-    assert prose.render_text("{{ ruling(r) }}", {"r": shorter}) == "**reproduced**; judged after 1 epoch (the paper: 10)"
+    assert (
+        prose.render_text("{{ ruling(r) }}", {"r": shorter}) == "**reproduced**; judged after 1 epoch (the paper: 10)"
+    )
     assert prose.render_text("{{ ruling(r) }}", {"r": shorter}, "zh") == "**复现**；判定时训练 1 轮（论文：10）"
     same = papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 10, "l2": 0.01})
     assert prose.render_text("{{ ruling(r) }}", {"r": same}) == "**reproduced**"

@@ -4,8 +4,8 @@ import json
 
 import nbformat
 import pytest
-
 from conftest import RUNNER_CELL, wait_for
+
 from mnist_utils import validation
 from mnist_utils.book import notebooks, pipeline, record
 
@@ -14,7 +14,10 @@ def test_discover_orders_by_prefix_and_ignores_others(notebook_factory):
     for name in ("10_later.ipynb", "02_b.ipynb", "01_a.ipynb", "scratch.ipynb", "3_bad.ipynb"):
         notebook_factory(name)
     assert [p.name for p in pipeline.discover(notebook_factory.folder)] == [
-        "01_a.ipynb", "02_b.ipynb", "10_later.ipynb"]
+        "01_a.ipynb",
+        "02_b.ipynb",
+        "10_later.ipynb",
+    ]
 
 
 def test_declared_parameters_reads_types_defaults_and_help(notebook_factory):
@@ -56,7 +59,9 @@ def test_undeclared_parameter_names_notebook_and_parameter(notebook_factory):
 
 @pytest.mark.parametrize("value", ["2", 2.5, True, None])
 def test_wrong_type_names_notebook_parameter_and_type(notebook_factory, value):
-    with pytest.raises(pipeline.PipelineError, match=r"01_a\.ipynb: epochs = .+: must be int, not (str|float|bool|NoneType)"):
+    with pytest.raises(
+        pipeline.PipelineError, match=r"01_a\.ipynb: epochs = .+: must be int, not (str|float|bool|NoneType)"
+    ):
         _resolve(notebook_factory, {"01_a": {"epochs": value}})
 
 
@@ -112,12 +117,21 @@ def test_load_profile_errors(tmp_path):
 
 def _chain(notebook_factory, tmp_path):
     """01 writes n; 02 reads it (declared); 03 reads nothing. Returns the layout."""
-    notebook_factory("01_w.ipynb", RUNNER_CELL + "n: int = 1  # value\n", body=[
-        "from pathlib import Path\nfrom mnist_utils import artifacts\n"
-        "artifacts.save_json(Path(output_dir) / 'n.json', {'n': n})"])
-    reader = notebook_factory("02_r.ipynb", body=[
-        "import json\nfrom pathlib import Path\n"
-        "print(json.loads((Path(artifacts_dir) / '01_w' / 'n.json').read_text()))"])
+    notebook_factory(
+        "01_w.ipynb",
+        RUNNER_CELL + "n: int = 1  # value\n",
+        body=[
+            "from pathlib import Path\nfrom mnist_utils import artifacts\n"
+            "artifacts.save_json(Path(output_dir) / 'n.json', {'n': n})"
+        ],
+    )
+    reader = notebook_factory(
+        "02_r.ipynb",
+        body=[
+            "import json\nfrom pathlib import Path\n"
+            "print(json.loads((Path(artifacts_dir) / '01_w' / 'n.json').read_text()))"
+        ],
+    )
     _set_reads(reader, ["01_w/n.json"])
     notebook_factory("03_x.ipynb", body=["print('independent')"])
     params = tmp_path / "params"
@@ -244,7 +258,9 @@ def test_two_jobs_respect_what_each_notebook_reads(notebook_factory, tmp_path):
 
 def test_a_failure_among_parallel_notebooks_keeps_the_others(notebook_factory, tmp_path):
     layout = _chain(notebook_factory, tmp_path)
-    boom = notebook_factory("04_boom.ipynb", body=["import time\ntime.sleep(1)\nraise RuntimeError('simulated failure')"])
+    boom = notebook_factory(
+        "04_boom.ipynb", body=["import time\ntime.sleep(1)\nraise RuntimeError('simulated failure')"]
+    )
     # Reading 01's artifact makes 04 wait for 01, like 02, which comes first in the queue:
     # so 02 has started when 04 fails, however slowly the kernels start.
     _set_reads(boom, ["01_w/n.json"])
@@ -275,7 +291,7 @@ def test_one_job_runs_in_order_and_more_jobs_start_what_others_read_first(notebo
     said.clear()
     notebook_factory("00_a.ipynb")  # read by no one: with two jobs, 01 (read by 02) starts first
     pipeline.run("p", layout=layout, log=said.append, force=True, jobs=2)
-    assert [m.split(":")[0] for m in said if m.endswith("...")][0] == "01_w"
+    assert next(m.split(":")[0] for m in said if m.endswith("...")) == "01_w"
 
 
 def test_two_notebooks_with_one_number_are_refused_naming_both(notebook_factory):
@@ -298,8 +314,14 @@ def test_a_removed_notebook_and_stray_copies_leave_the_record_and_the_executed_f
     said = []
     assert pipeline.run("p", layout=layout, log=said.append)["this_run"] == {"01_w": "up to date", "02_r": "up to date"}
     assert list(json.loads(layout.run_record.read_text())["notebooks"]) == ["01_w", "02_r"]
-    assert sorted(p.name for p in layout.executed.rglob("*.ipynb")) == ["01_w.ipynb", "01_w.ipynb", "02_r-checkpoint.ipynb",
-                                                                        "02_r-checkpoint.ipynb", "02_r.ipynb", "02_r.ipynb"]
+    assert sorted(p.name for p in layout.executed.rglob("*.ipynb")) == [
+        "01_w.ipynb",
+        "01_w.ipynb",
+        "02_r-checkpoint.ipynb",
+        "02_r-checkpoint.ipynb",
+        "02_r.ipynb",
+        "02_r.ipynb",
+    ]
     assert not [m for m in said if "checkpoint" in m]  # JupyterLab's files are left alone, unmentioned
     assert any("03_x: its notebook is gone" in m for m in said) and any("07_stray.ipynb" in m for m in said)
 
@@ -316,8 +338,10 @@ def test_executed_copies_point_at_the_report_not_at_staging(notebook_factory, tm
     assert ".staging" not in nbformat.writes(nb)
     # Inside the project the paths are relative to it, as the parameters' defaults are.
     inside = pipeline.Layout(layout.notebooks, layout.params, pipeline.project_root() / "report")
-    assert pipeline.path_parameters(inside, "02_r") == {"artifacts_dir": "report/artifacts",
-                                                     "output_dir": "report/artifacts/02_r"}
+    assert pipeline.path_parameters(inside, "02_r") == {
+        "artifacts_dir": "report/artifacts",
+        "output_dir": "report/artifacts/02_r",
+    }
 
 
 def test_a_template_naming_an_unpublished_value_stops_with_notebook_cell_and_name(notebook_factory, tmp_path):
@@ -346,7 +370,9 @@ def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
     out = capsys.readouterr().out
     assert out.startswith("02_mlp_baseline:\n")
     assert "  epochs: int = 10  # passes over the training set [at least 1]\n      smoke profile: 2\n" in out
-    assert "  batch_size: int = 128  # images per gradient step [at least 1]\n  learning_rate" in out  # not set by smoke
+    assert (
+        "  batch_size: int = 128  # images per gradient step [at least 1]\n  learning_rate" in out
+    )  # not set by smoke
     assert "output_dir" not in out  # the runner's own
     assert cli.main(["params", "99"]) == 1
     assert "99: no such notebook" in capsys.readouterr().err
@@ -367,9 +393,11 @@ def test_a_second_run_on_the_same_report_folder_is_refused_at_once(notebook_fact
     import sys
 
     layout = _tiny_study(notebook_factory, tmp_path, ["import time\ntime.sleep(8)"])
-    script = (f"from pathlib import Path\nfrom mnist_utils.book import pipeline\n"
-              f"pipeline.run('p', layout=pipeline.Layout(Path({str(layout.notebooks)!r}), Path({str(layout.params)!r}), "
-              f"Path({str(layout.report)!r})), log=lambda _: None)\n")
+    script = (
+        f"from pathlib import Path\nfrom mnist_utils.book import pipeline\n"
+        f"pipeline.run('p', layout=pipeline.Layout(Path({str(layout.notebooks)!r}), Path({str(layout.params)!r}), "
+        f"Path({str(layout.report)!r})), log=lambda _: None)\n"
+    )
     other = subprocess.Popen([sys.executable, "-c", script])
     try:
         wait_for(lambda: (layout.report / ".lock").exists(), "the other run to take the lock")
@@ -377,6 +405,7 @@ def test_a_second_run_on_the_same_report_folder_is_refused_at_once(notebook_fact
             pipeline.run("p", layout=layout, log=lambda _: None)
         assert f"is in use by process {other.pid} (`mnist-study run --profile p`, started " in str(e.value)
         from mnist_utils.book import report
+
         with pytest.raises(pipeline.PipelineError, match=f"in use by process {other.pid}"):
             report.build(layout, tmp_path / "settings.yaml")
         elsewhere = pipeline.Layout(layout.notebooks, layout.params, tmp_path / "report2")
@@ -394,12 +423,21 @@ def test_a_lock_left_by_a_dead_process_is_taken_over_with_a_note(notebook_factor
     layout = _tiny_study(notebook_factory, tmp_path)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     layout.report.mkdir(parents=True)
-    (layout.report / ".lock").write_text(json.dumps({"pid": int(gone.stdout), "command": "mnist-study run --profile full",
-                                                     "started": "2026-12-01T10:00:00+00:00"}))
+    (layout.report / ".lock").write_text(
+        json.dumps(
+            {
+                "pid": int(gone.stdout),
+                "command": "mnist-study run --profile full",
+                "started": "2026-12-01T10:00:00+00:00",
+            }
+        )
+    )
     said = []
     assert pipeline.run("p", layout=layout, log=said.append)["this_run"] == {"01_a": "executed"}
-    assert said[0].startswith(f"note: taking over {layout.report / '.lock'}, left by process {gone.stdout.strip()} "
-                              f"(`mnist-study run --profile full`, started 2026-12-01T10:00:00+00:00), which no longer runs")
+    assert said[0].startswith(
+        f"note: taking over {layout.report / '.lock'}, left by process {gone.stdout.strip()} "
+        f"(`mnist-study run --profile full`, started 2026-12-01T10:00:00+00:00), which no longer runs"
+    )
     assert not (layout.report / ".lock").exists()
 
 
@@ -484,7 +522,8 @@ def _kernels_of(report_dir) -> list[int]:
 
 @pytest.mark.parametrize("sig, jobs", [("SIGINT", 2), ("SIGTERM", 2), ("SIGINT", 1)])
 def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_does_the_rest(
-        notebook_factory, tmp_path, sig, jobs):
+    notebook_factory, tmp_path, sig, jobs
+):
     """Ctrl-C (SIGINT, sent as a terminal sends it) or SIGTERM while two notebooks run side by side:
     exit 130 within seconds, no kernel left, the finished notebook kept, the others untouched."""
     import signal
@@ -493,8 +532,10 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
 
     from conftest import RUNNER_CELL
 
-    slow = ["import time\nfrom mnist_utils import progress\nprogress.report('sleeping')\n"
-            "for _ in range(seconds):\n    time.sleep(1)"]
+    slow = [
+        "import time\nfrom mnist_utils import progress\nprogress.report('sleeping')\n"
+        "for _ in range(seconds):\n    time.sleep(1)"
+    ]
     notebook_factory("01_fast.ipynb", body=["x = 1"])
     for name in ("02_slow", "03_slow"):
         notebook_factory(f"{name}.ipynb", RUNNER_CELL + "seconds: int = 120  # how long to sleep\n", body=slow)
@@ -502,9 +543,11 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     params.mkdir()
     (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks: {{}}\n")
     report_dir = tmp_path / "report"
-    script = ("import sys\nfrom pathlib import Path\nfrom mnist_utils.book import cli, pipeline\n"
-              f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(notebook_factory.folder)!r}, "
-              f"'--params', {str(params)!r}, '--report-dir', {str(report_dir)!r}]))\n")
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom mnist_utils.book import cli, pipeline\n"
+        f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(notebook_factory.folder)!r}, "
+        f"'--params', {str(params)!r}, '--report-dir', {str(report_dir)!r}]))\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         staging = report_dir / ".staging"
@@ -523,7 +566,10 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     layout = pipeline.Layout(notebook_factory.folder, params, report_dir)
     (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks:\n  02_slow: {{seconds: 0}}\n  03_slow: {{seconds: 0}}\n")
     assert pipeline.run("p", layout=layout, log=lambda _: None)["this_run"] == {
-        "01_fast": "up to date", "02_slow": "executed", "03_slow": "executed"}
+        "01_fast": "up to date",
+        "02_slow": "executed",
+        "03_slow": "executed",
+    }
 
 
 def test_p_changes_one_parameter_for_one_run_and_says_so(notebook_factory, tmp_path, capsys):
@@ -533,14 +579,26 @@ def test_p_changes_one_parameter_for_one_run_and_says_so(notebook_factory, tmp_p
 
     from mnist_utils.book import cli
 
-    notebook_factory("01_a.ipynb", RUNNER_CELL + "n: int = 1  # how many\nseeds: list[int] = [0]  # seeds\n",
-                     body=["print(n, seeds)"])
+    notebook_factory(
+        "01_a.ipynb",
+        RUNNER_CELL + "n: int = 1  # how many\nseeds: list[int] = [0]  # seeds\n",
+        body=["print(n, seeds)"],
+    )
     params = tmp_path / "params"
     params.mkdir()
     (params / "p.yaml").write_text("notebooks: {}\n")
     report_dir = tmp_path / "report"
-    args = ["run", "--profile", "p", "--notebooks", str(notebook_factory.folder), "--params", str(params),
-            "--report-dir", str(report_dir)]
+    args = [
+        "run",
+        "--profile",
+        "p",
+        "--notebooks",
+        str(notebook_factory.folder),
+        "--params",
+        str(params),
+        "--report-dir",
+        str(report_dir),
+    ]
     assert cli.main(args + ["-p", "01.n=3", "-p", "01_a.seeds=[4, 5]"]) == 0
     record = json.loads((report_dir / "artifacts" / "run.json").read_text())["notebooks"]["01_a"]
     assert record["overrides"] == {"n": 3, "seeds": [4, 5]} and record["parameters"] == {"n": 3, "seeds": [4, 5]}
@@ -601,23 +659,30 @@ def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stal
     layout = _chain(notebook_factory, tmp_path)
     writer = notebook_factory.folder / "01_w.ipynb"
     nb = nbformat.read(writer, as_version=4)
-    nb.cells += [nbformat.v4.new_code_cell("from mnist_utils import display\ndisplay.facts(n=n)"),
-                 nbformat.v4.new_markdown_cell("The value is {{ n }}.", id="value")]
+    nb.cells += [
+        nbformat.v4.new_code_cell("from mnist_utils import display\ndisplay.facts(n=n)"),
+        nbformat.v4.new_markdown_cell("The value is {{ n }}.", id="value"),
+    ]
     nbformat.write(nb, writer)
     reader = notebook_factory.folder / "02_r.ipynb"
     nb = nbformat.read(reader, as_version=4)
     nb.cells[1].source = RUNNER_CELL + "seconds: int = 0  # how long to sleep\n"
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import time\nfrom mnist_utils import progress\nprogress.report('sleeping')\ntime.sleep(seconds)"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import time\nfrom mnist_utils import progress\nprogress.report('sleeping')\ntime.sleep(seconds)"
+        )
+    )
     nbformat.write(nb, reader)
     assert set(_states(layout).values()) == {"executed"}
     settings = pipeline.project_root() / "params" / "report.yaml"
     assert record.disagreements(layout, json.loads(layout.run_record.read_text())) == []
 
     (layout.params / "p.yaml").write_text("notebooks:\n  01_w: {n: 2}\n  02_r: {seconds: 120}\n")
-    script = ("import sys\nfrom mnist_utils.book import cli\n"
-              f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(layout.notebooks)!r}, "
-              f"'--params', {str(layout.params)!r}, '--report-dir', {str(layout.report)!r}]))\n")
+    script = (
+        "import sys\nfrom mnist_utils.book import cli\n"
+        f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(layout.notebooks)!r}, "
+        f"'--params', {str(layout.params)!r}, '--report-dir', {str(layout.report)!r}]))\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: (layout.report / ".staging" / "02_r" / "progress.json").exists(), "02 to start")
@@ -650,8 +715,15 @@ def test_a_run_without_profile_uses_the_last_one_and_says_so(notebook_factory, t
 
     layout = _chain(notebook_factory, tmp_path)
     (layout.params / "full.yaml").write_text("notebooks: {}\n")
-    args = ["run", "--notebooks", str(layout.notebooks), "--params", str(layout.params),
-            "--report-dir", str(layout.report)]
+    args = [
+        "run",
+        "--notebooks",
+        str(layout.notebooks),
+        "--params",
+        str(layout.params),
+        "--report-dir",
+        str(layout.report),
+    ]
     assert pipeline.choose_profile(layout, "q") == ("q", None)  # nothing ran: nothing to compare
     assert cli.main(args) == 0
     first = capsys.readouterr().out.splitlines()[0]
@@ -659,20 +731,28 @@ def test_a_run_without_profile_uses_the_last_one_and_says_so(notebook_factory, t
     assert cli.main(args + ["--profile", "q"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("Profile: q; the last run in ") and first.endswith(
-        "/ used full, whose results the notebooks that run now replace.")
+        "/ used full, whose results the notebooks that run now replace."
+    )
     assert cli.main(args) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("Profile: q, the one the last run in ") and out[0].endswith("(--profile NAME for another).")
+    assert out[0].startswith("Profile: q, the one the last run in ") and out[0].endswith(
+        "(--profile NAME for another)."
+    )
     assert [line for line in out if "up to date, skipped" in line] == [
-        f"{stem}: up to date, skipped" for stem in ("01_w", "02_r", "03_x")]  # q, as last time
+        f"{stem}: up to date, skipped" for stem in ("01_w", "02_r", "03_x")
+    ]  # q, as last time
     assert json.loads(layout.run_record.read_text())["profile"] == "q"
     assert pipeline.choose_profile(layout, "q") == ("q", None)  # the same as last time: nothing to say
 
 
 def test_a_profile_comes_from_a_record_written_before_the_runner_kept_it():
-    old = {"notebooks": {"01_a": {"profile": "smoke", "finished": "2026-12-01T10:00:00+00:00"},
-                         "02_b": {"profile": "full", "finished": "2026-12-01T11:00:00+00:00"},
-                         "03_c": {"profile": "smoke", "finished": "2026-12-01T09:00:00+00:00"}}}
+    old = {
+        "notebooks": {
+            "01_a": {"profile": "smoke", "finished": "2026-12-01T10:00:00+00:00"},
+            "02_b": {"profile": "full", "finished": "2026-12-01T11:00:00+00:00"},
+            "03_c": {"profile": "smoke", "finished": "2026-12-01T09:00:00+00:00"},
+        }
+    }
     assert record.last_profile(old) == "full"  # the latest finished
     assert record.last_profile({**old, "profile": "record"}) == "record"
     assert record.last_profile({}) is None and record.last_profile({"notebooks": {}}) is None
@@ -710,6 +790,7 @@ def test_a_stale_notebook_is_named_with_the_upstream_notebooks_whose_artifacts_c
     assert record.disagreements(layout, run_record) == []
     (layout.artifacts / "02_b" / "y.json").write_text("2")
     assert record.disagreements(layout, run_record) == [
-        "03_c ran before the artifacts it reads from 02_b last changed, so its text and figures cite their old values"]
+        "03_c ran before the artifacts it reads from 02_b last changed, so its text and figures cite their old values"
+    ]
     del entry["read_digests"]  # a record from before the runner kept them: every upstream notebook is named
     assert "from 01_a, 02_b last changed" in record.disagreements(layout, run_record)[0]

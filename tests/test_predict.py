@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist_utils import backend, data, models, predict, training
+from mnist_utils import backend, data, models, predict
 from mnist_utils.book import cli
 
 
@@ -28,7 +28,7 @@ def _photo_of(mnist_digit, scale=9, paper=230, ink=25):
     big = Image.fromarray(mnist_digit).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
     level = paper - (paper - ink) * (np.asarray(big, np.float32) / 255.0)
     canvas = np.full((400, 330), paper, np.float32)
-    canvas[60:60 + 28 * scale, 40:40 + 28 * scale] = level
+    canvas[60 : 60 + 28 * scale, 40 : 40 + 28 * scale] = level
     canvas += np.random.default_rng(0).normal(0, 6, canvas.shape)
     return Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8)).convert("RGB")
 
@@ -102,8 +102,17 @@ def test_drawn_digits_are_recognized(lenet, tmp_path):
 @pytest.mark.mnist
 def test_cli_prints_top_three_json_and_saves_the_view(lenet, tmp_path, capsys):
     _drawn_digit(4).save(tmp_path / "four.png")
-    code = cli.main(["predict", str(tmp_path / "four.png"), "--model", str(lenet[0]), "--json",
-                     "--save-preprocessed", str(tmp_path / "seen")])
+    code = cli.main(
+        [
+            "predict",
+            str(tmp_path / "four.png"),
+            "--model",
+            str(lenet[0]),
+            "--json",
+            "--save-preprocessed",
+            str(tmp_path / "seen"),
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     row = out["predictions"][0]

@@ -5,8 +5,8 @@ import io
 import time
 
 import nbformat
-
 from conftest import wait_for
+
 from mnist_utils import progress
 from mnist_utils.book import pipeline
 
@@ -58,8 +58,10 @@ def test_a_log_file_gets_a_plain_line_now_and_then():
 
 def test_the_runner_shows_a_notebook_s_epochs_and_an_estimate_and_the_notebook_shows_none(notebook_factory, tmp_path):
     """A fake long cell reports epochs; the second run of the profile estimates from the first."""
-    cell = ("import time\nfrom mnist_utils import progress\nfor epoch in range(1, 4):\n"
-            "    progress.report(f'training fake, epoch {epoch} of 3')\n    time.sleep(0.5)\nprint('trained')")
+    cell = (
+        "import time\nfrom mnist_utils import progress\nfor epoch in range(1, 4):\n"
+        "    progress.report(f'training fake, epoch {epoch} of 3')\n    time.sleep(0.5)\nprint('trained')"
+    )
     notebook_factory("01_fake.ipynb", body=[cell])
     params = tmp_path / "params"
     params.mkdir()
@@ -83,7 +85,9 @@ def test_the_runner_shows_a_notebook_s_epochs_and_an_estimate_and_the_notebook_s
 
 def test_the_run_record_keeps_each_notebook_s_training_work(notebook_factory, tmp_path):
     """A notebook that trains reports its floating-point operations; run.json records them for the benchmark."""
-    notebook_factory("01_work.ipynb", body=["from mnist_utils import progress\nprogress.add_work(1.5e9)\nprogress.add_work(0.5e9)"])
+    notebook_factory(
+        "01_work.ipynb", body=["from mnist_utils import progress\nprogress.add_work(1.5e9)\nprogress.add_work(0.5e9)"]
+    )
     notebook_factory("02_idle.ipynb", body=["x = 1"])
     params = tmp_path / "params"
     params.mkdir()
@@ -108,15 +112,22 @@ def test_the_keras_callback_reports_epochs_and_what_this_training_has_left(tmp_p
     assert json.loads((tmp_path / "p.json").read_text())["what"] == "training lenet5, seed 0, epoch 1 of 10"
     callback.on_epoch_begin(2)  # 2 epochs in 30 s: 8 more take about 2:00
     assert json.loads((tmp_path / "p.json").read_text())["what"] == (
-        "training lenet5, seed 0, epoch 3 of 10, this training about 2:00 left")
+        "training lenet5, seed 0, epoch 3 of 10, this training about 2:00 left"
+    )
 
 
 def test_the_status_line_fits_the_terminal_each_notebook_with_its_share():
-    long = "05_cnn 1:02 · cell 13 of 30 · training our CNN with augmentation, seed 2 of 3, epoch 7 of 10 · about 4:10 left"
+    long = (
+        "05_cnn 1:02 · cell 13 of 30 · training our CNN with augmentation, seed 2 of 3, epoch 7 of 10 · about 4:10 left"
+    )
     assert progress.fit([long], 80) == long[:78] + "…" and len(progress.fit([long], 80)) == 79
     assert progress.fit(["03_x 4 s"], 80) == "03_x 4 s"  # a short one is kept whole
     two = progress.fit([long, "04_regularization 0:12 · cell 5 of 20"], 80)
-    assert len(two) <= 79 and two.startswith("05_cnn 1:02 · cell 13 of 30 · trainin…") and " | 04_regularization 0:12 · cell 5 of 20" in two
+    assert (
+        len(two) <= 79
+        and two.startswith("05_cnn 1:02 · cell 13 of 30 · trainin…")
+        and " | 04_regularization 0:12 · cell 5 of 20" in two
+    )
     assert progress.fit([], 80) == "" and len(progress.fit([long] * 3, 20)) <= 19
 
 

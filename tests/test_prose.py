@@ -9,13 +9,20 @@ from mnist_utils.book import prose
 
 def test_filters_format_numbers_as_the_report_prints_them():
     values = {"ours": {"mean": 0.99512, "std": 0.00041, "n": 3}, "one": {"mean": 0.9, "std": None}, "p": 0.0004}
-    text = prose.render_text("{{ ours | pm }} / {{ one | pm }} / {{ ours | pct(1) }} / {{ 0.0123 | points }} / "
-                             "{{ 0.5 | signed }} / {{ 54000 | thousands }} / {{ p | pvalue }} / {{ 0.012 | pvalue }} / "
-                             "{{ 3 | plural('seed') }} / {{ 1 | plural('seed') }} / {{ ['a', 'b', 'c'] | and_list }} / "
-                             "{{ 'nesterov' | name }} / {{ 'our CNN' | tr }}", values)
-    assert text == ("99.51 ± 0.04 % / 90.00 % / 99.5 % / 1.23 / +0.50 / 54,000 / < 0.001 / 0.012 / 3 seeds / 1 seed / "
-                    "a, b and c / SGD with Nesterov momentum / our CNN")
-    zh = prose.render_text("{{ ['a', 'b', 'c'] | and_list }} / {{ 'nesterov' | name }} / {{ 'our CNN' | tr }}", {}, "zh")
+    text = prose.render_text(
+        "{{ ours | pm }} / {{ one | pm }} / {{ ours | pct(1) }} / {{ 0.0123 | points }} / "
+        "{{ 0.5 | signed }} / {{ 54000 | thousands }} / {{ p | pvalue }} / {{ 0.012 | pvalue }} / "
+        "{{ 3 | plural('seed') }} / {{ 1 | plural('seed') }} / {{ ['a', 'b', 'c'] | and_list }} / "
+        "{{ 'nesterov' | name }} / {{ 'our CNN' | tr }}",
+        values,
+    )
+    assert text == (
+        "99.51 ± 0.04 % / 90.00 % / 99.5 % / 1.23 / +0.50 / 54,000 / < 0.001 / 0.012 / 3 seeds / 1 seed / "
+        "a, b and c / SGD with Nesterov momentum / our CNN"
+    )
+    zh = prose.render_text(
+        "{{ ['a', 'b', 'c'] | and_list }} / {{ 'nesterov' | name }} / {{ 'our CNN' | tr }}", {}, "zh"
+    )
     assert zh == "a、b和c / 带 Nesterov 动量的 SGD / 我们的 CNN"
     assert prose.pm([0.5, 0.7]) == "60.00 ± 14.14 %"
     assert prose.render_text("{{ x | num }} {{ x | pct }}", {"x": None}) == "– –"  # a NaN published as None
@@ -25,12 +32,19 @@ def _executed(markdown: list[str], facts: dict, labels=("a",), ids=None):
     """An executed notebook: a code cell that published ``facts`` and displayed a figure per label,
     followed by markdown cells."""
     outputs = [new_output("display_data", data={prose.FACTS_MIME: facts, "text/plain": "..."})]
-    outputs += [new_output("display_data", data={"image/png": "iVBORw0KGgo="},
-                           metadata={"mnist_report": {"kind": "figure", "label": label,
-                                                      "zh": {"data": {"image/png": "WkgK"}}}}) for label in labels]
+    outputs += [
+        new_output(
+            "display_data",
+            data={"image/png": "iVBORw0KGgo="},
+            metadata={"mnist_report": {"kind": "figure", "label": label, "zh": {"data": {"image/png": "WkgK"}}}},
+        )
+        for label in labels
+    ]
     cells = [new_markdown_cell("# Title", id="title"), new_code_cell("x = 1", outputs=outputs, id="code")]
-    cells += [new_markdown_cell(text, id=(ids or [f"m{i}" for i in range(len(markdown))])[i])
-              for i, text in enumerate(markdown)]
+    cells += [
+        new_markdown_cell(text, id=(ids or [f"m{i}" for i in range(len(markdown))])[i])
+        for i, text in enumerate(markdown)
+    ]
     return new_notebook(cells=cells)
 
 
@@ -40,8 +54,13 @@ def _render(nb, tmp_path, language="en", profile="full", name="01_x"):
 
 
 def test_templates_number_captions_and_resolve_references(tmp_path):
-    nb = _executed(["As [@fig:a] shows, we reach **{{ acc | pct }}** in {{ n | plural('seed') }}.",
-                    "Figure: Accuracy over {{ n }} seeds {#fig:a}"], {"acc": 0.98, "n": 3})
+    nb = _executed(
+        [
+            "As [@fig:a] shows, we reach **{{ acc | pct }}** in {{ n | plural('seed') }}.",
+            "Figure: Accuracy over {{ n }} seeds {#fig:a}",
+        ],
+        {"acc": 0.98, "n": 3},
+    )
     result = _render(nb, tmp_path)
     cells = result.notebooks["01_x"].cells
     assert cells[2].source == "As Figure 1 shows, we reach **98.00 %** in 3 seeds."
@@ -59,12 +78,15 @@ def test_a_missing_name_names_the_notebook_the_cell_and_the_name(tmp_path):
         _render(nb, tmp_path)
 
 
-@pytest.mark.parametrize("markdown, labels, message", [
-    (["See [@fig:nope].", "Figure: x {#fig:a}"], ("a",), "[@fig:nope] refers to no captioned figure"),
-    (["Figure: x {#fig:a}", "Figure: y {#fig:a}"], ("a",), "label 'fig:a' is used twice"),
-    (["Figure: x {#fig:b}"], ("a",), "caption of figure 'b', but no code cell displayed a figure with that label"),
-    ([], ("a",), "the figure labelled 'a' has no caption cell"),
-])
+@pytest.mark.parametrize(
+    "markdown, labels, message",
+    [
+        (["See [@fig:nope].", "Figure: x {#fig:a}"], ("a",), "[@fig:nope] refers to no captioned figure"),
+        (["Figure: x {#fig:a}", "Figure: y {#fig:a}"], ("a",), "label 'fig:a' is used twice"),
+        (["Figure: x {#fig:b}"], ("a",), "caption of figure 'b', but no code cell displayed a figure with that label"),
+        ([], ("a",), "the figure labelled 'a' has no caption cell"),
+    ],
+)
 def test_caption_and_reference_mistakes_are_errors(tmp_path, markdown, labels, message):
     with pytest.raises(prose.ProseError) as err:
         _render(_executed(markdown, {}, labels), tmp_path)
@@ -74,17 +96,21 @@ def test_caption_and_reference_mistakes_are_errors(tmp_path, markdown, labels, m
 def test_chinese_comes_from_the_translation_file_and_stale_entries_are_flagged(tmp_path):
     english = ["We reach **{{ acc | pct }}**.", "Figure: Accuracy {#fig:a}", "A sentence nobody translated."]
     nb = _executed(english, {"acc": 0.98})
-    entries = {"title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
-               "m0": {"en": prose.english_hash("We reached it."), "text": "我们达到 **{{ acc | pct }}**。"},
-               "m1": {"en": prose.english_hash(english[1]), "text": "准确率"}}
+    entries = {
+        "title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
+        "m0": {"en": prose.english_hash("We reached it."), "text": "我们达到 **{{ acc | pct }}**。"},
+        "m1": {"en": prose.english_hash(english[1]), "text": "准确率"},
+    }
     path = prose.translations_path(tmp_path / "01_x.ipynb", "zh")
     path.parent.mkdir()
     path.write_text(prose.dump_translations(entries, "zh", "01_x.ipynb"), encoding="utf-8")
     assert prose.load_translations(tmp_path / "01_x.ipynb", "zh") == entries
     result = _render(nb, tmp_path, "zh", profile="smoke")
     cells = result.notebooks["01_x"].cells
-    assert [c.source for c in cells if c.cell_type == "markdown"][:2] == ["# 标题", prose.section(
-        "profile_note", {"profile": "smoke", "overrides": {}}, "zh")]
+    assert [c.source for c in cells if c.cell_type == "markdown"][:2] == [
+        "# 标题",
+        prose.section("profile_note", {"profile": "smoke", "overrides": {}}, "zh"),
+    ]
     assert "我们达到 **98.00 %**。" in [c.source for c in cells]
     assert "**图 1**\u3000准确率" in [c.source for c in cells]
     assert cells[2].outputs[1].data == {"image/png": "WkgK"}  # the Chinese figure
@@ -94,17 +120,21 @@ def test_chinese_comes_from_the_translation_file_and_stale_entries_are_flagged(t
 
 
 def test_check_source_finds_unpublished_names_and_mismatched_translations(tmp_path):
-    nb = new_notebook(cells=[
-        new_markdown_cell("# Title", id="title"),
-        new_code_cell("display.facts(acc=acc, n=3)", id="code"),
-        new_markdown_cell("We reach {{ acc | pct }} with {{ nn }}.", id="m0"),
-        new_markdown_cell("Over {{ n }} seeds, see [@fig:a].", id="m1"),
-    ])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Title", id="title"),
+            new_code_cell("display.facts(acc=acc, n=3)", id="code"),
+            new_markdown_cell("We reach {{ acc | pct }} with {{ nn }}.", id="m0"),
+            new_markdown_cell("Over {{ n }} seeds, see [@fig:a].", id="m1"),
+        ]
+    )
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
-    entries = {"title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
-               "m1": {"en": prose.english_hash("Over {{ n }} seeds."), "text": "{{ seeds }} 个种子。"},
-               "gone": {"en": "0", "text": "旧的"}}
+    entries = {
+        "title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
+        "m1": {"en": prose.english_hash("Over {{ n }} seeds."), "text": "{{ seeds }} 个种子。"},
+        "gone": {"en": "0", "text": "旧的"},
+    }
     path.parent.joinpath("zh").mkdir()
     prose.translations_path(path, "zh").write_text(prose.dump_translations(entries, "zh", path.name))
     problems = prose.check_source(path)
@@ -152,8 +182,11 @@ def test_number_filters_are_also_functions_for_markdown_tables():
     """In a table row, {{ pm(x) }} keeps the source notebook's table intact where {{ x | pm }} would split a cell."""
     x = {"mean": 0.97811, "std": 0.00093, "n": 3}
     for language in ("en", "zh"):
-        assert prose.render_text("{{ pm(x) }} {{ num(y, 1) }} {{ and_list(z) }}", {"x": x, "y": 2.25, "z": [1, 2]}, language) \
-            == prose.render_text('{{ x | pm }} {{ y | num(1) }} {{ z | and_list }}', {"x": x, "y": 2.25, "z": [1, 2]}, language)
+        assert prose.render_text(
+            "{{ pm(x) }} {{ num(y, 1) }} {{ and_list(z) }}", {"x": x, "y": 2.25, "z": [1, 2]}, language
+        ) == prose.render_text(
+            "{{ x | pm }} {{ y | num(1) }} {{ z | and_list }}", {"x": x, "y": 2.25, "z": [1, 2]}, language
+        )
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
@@ -171,15 +204,19 @@ def test_a_markdown_table_is_captioned_and_numbered_by_the_cell_after_it(tmp_pat
     """07's claim tables are markdown (template rows): the caption cell after one numbers it among the
     displayed tables; a caption after prose, or an uncaptioned markdown table, numbers nothing."""
     table = "| claim | verdict |\n|:--|:--|\n| it holds | **{{ verdict }}** |"
-    nb = _executed(["See [@tab:claims].", table, "Table: The claims {#tab:claims}", "Figure: x {#fig:a}"],
-                   {"verdict": "reproduced"})
+    nb = _executed(
+        ["See [@tab:claims].", table, "Table: The claims {#tab:claims}", "Figure: x {#fig:a}"],
+        {"verdict": "reproduced"},
+    )
     cells = _render(nb, tmp_path).notebooks["01_x"].cells
     assert cells[2].source == "See Table 1."
     assert cells[3].metadata["mnist_report"]["table_label"] == "claims"
     assert cells[4].source == "**Table 1.** The claims" and cells[4].metadata["mnist_report"]["number"] == 1
     with pytest.raises(prose.ProseError, match="caption of table 'claims', but no code cell displayed a table"):
-        _render(_executed(["Some prose | with a bar.\n\n---", "Table: The claims {#tab:claims}", "Figure: x {#fig:a}"],
-                          {}), tmp_path)
+        _render(
+            _executed(["Some prose | with a bar.\n\n---", "Table: The claims {#tab:claims}", "Figure: x {#fig:a}"], {}),
+            tmp_path,
+        )
     plain = _render(_executed([table, "Figure: x {#fig:a}"], {"verdict": "no"}), tmp_path).notebooks["01_x"].cells
     assert "table_label" not in plain[2].metadata["mnist_report"]  # an uncaptioned table stays unnumbered
     assert plain[3].source == "**Figure 1.** x"

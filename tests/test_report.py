@@ -50,26 +50,57 @@ def test_toc_numbers_sections_like_latex():
 
 def test_appendix_lists_checksums_parameters_and_times(tmp_path):
     record = {
-        "environment": {"python": "3.11.7", "git_commit": "abc123", "git_dirty": True,
-                        "packages": {"keras": "3.15.1"}, "cpu": "Test CPU", "cpu_count": 2, "gpus": []},
+        "environment": {
+            "python": "3.11.7",
+            "git_commit": "abc123",
+            "git_dirty": True,
+            "packages": {"keras": "3.15.1"},
+            "cpu": "Test CPU",
+            "cpu_count": 2,
+            "gpus": [],
+        },
         "data": {"source": "npm", "checksums": {"t10k-labels-idx1-ubyte": {"algorithm": "md5", "value": "27ae"}}},
-        "notebooks": {"02_mlp": {"profile": "smoke", "parameters": {"epochs": 2},
-                                 "seconds": 12.34, "finished": "2026-01-01T00:00:00+00:00"}},
+        "notebooks": {
+            "02_mlp": {
+                "profile": "smoke",
+                "parameters": {"epochs": 2},
+                "seconds": 12.34,
+                "finished": "2026-01-01T00:00:00+00:00",
+            }
+        },
     }
     text = report.appendix(record, [tmp_path / "02_mlp.ipynb"])
-    for expected in ("abc123", "uncommitted changes were present", "3.15.1", "27ae", "`epochs`",
-                     "12.3", "Test CPU", "`smoke`"):
+    for expected in (
+        "abc123",
+        "uncommitted changes were present",
+        "3.15.1",
+        "27ae",
+        "`epochs`",
+        "12.3",
+        "Test CPU",
+        "`smoke`",
+    ):
         assert expected in text
 
 
 def test_appendix_marks_the_values_set_with_p(tmp_path):
-    record = {"notebooks": {"02_mlp": {"profile": "full", "parameters": {"epochs": 3, "seeds": [0]},
-                                       "overrides": {"epochs": 3}, "seconds": 1.0,
-                                       "finished": "2026-01-01T00:00:00+00:00"}}}
+    record = {
+        "notebooks": {
+            "02_mlp": {
+                "profile": "full",
+                "parameters": {"epochs": 3, "seeds": [0]},
+                "overrides": {"epochs": 3},
+                "seconds": 1.0,
+                "finished": "2026-01-01T00:00:00+00:00",
+            }
+        }
+    }
     text = report.appendix(record, [tmp_path / "02_mlp.ipynb"])
     assert "| `02_mlp` | `epochs` | `3` (set with `-p` for this run) |" in text
     assert "| `02_mlp` | `seeds` | `[0]` |" in text
-    assert "| `02_mlp` | `epochs` | `3`（本次运行用 `-p` 设置） |" in report.appendix(record, [tmp_path / "02_mlp.ipynb"], "zh")
+    assert "| `02_mlp` | `epochs` | `3`（本次运行用 `-p` 设置） |" in report.appendix(
+        record, [tmp_path / "02_mlp.ipynb"], "zh"
+    )
 
 
 def test_settings_language_is_checked(tmp_path):
@@ -102,17 +133,31 @@ def test_chinese_cover_labels_and_file_names(tmp_path):
     path = tmp_path / "report.yaml"
     path.write_text("author: 李华\nstudent_id: 2023123456\nmajor_class: 计算机 2 班\ndate: 2026-12-01\nlanguage: zh\n")
     settings = report.load_settings(path)
-    assert report.cover_fields(settings) == [("学生姓名", "李华"), ("学号", "2023123456"),
-                                             ("专业班级", "计算机 2 班"), ("完成日期", "2026-12-01")]
+    assert report.cover_fields(settings) == [
+        ("学生姓名", "李华"),
+        ("学号", "2023123456"),
+        ("专业班级", "计算机 2 班"),
+        ("完成日期", "2026-12-01"),
+    ]
     layout = report.Layout(tmp_path / "nb", tmp_path / "params", tmp_path / "report")
     assert [p.name for p in report.report_paths(layout, "zh")] == ["mnist_report_zh.html", "mnist_report_zh.pdf"]
     assert [p.name for p in report.report_paths(layout, "en")] == ["mnist_report.html", "mnist_report.pdf"]
 
 
 def test_appendix_in_chinese(tmp_path):
-    record = {"environment": {"git_dirty": False}, "data": {},
-              "notebooks": {"02_mlp": {"profile": "smoke", "parameters": {"epochs": 2}, "jobs": 2,
-                                       "seconds": 1.0, "finished": "2026-01-01T00:00:00+00:00"}}}
+    record = {
+        "environment": {"git_dirty": False},
+        "data": {},
+        "notebooks": {
+            "02_mlp": {
+                "profile": "smoke",
+                "parameters": {"epochs": 2},
+                "jobs": 2,
+                "seconds": 1.0,
+                "finished": "2026-01-01T00:00:00+00:00",
+            }
+        },
+    }
     text = report.appendix(record, [tmp_path / "02_mlp.ipynb"], "zh")
     assert text.startswith("# 附录：可复现性") and "## 运行时间" in text and "最多有 2 个笔记本同时运行" in text
 
@@ -122,8 +167,12 @@ def test_cover_lists_the_filled_in_fields_in_course_paper_order(tmp_path):
     path.write_text("author: Li Hua\nstudent_id: 2023123456\nmajor_class: CS 2\ndate: 2026-12-01\n")
     settings = report.load_settings(path)
     assert settings["student_id"] == "2023123456"  # unquoted digits are read as text
-    assert report.cover_fields(settings) == [("Name", "Li Hua"), ("Student ID", "2023123456"),
-                                             ("Major and class", "CS 2"), ("Date", "2026-12-01")]
+    assert report.cover_fields(settings) == [
+        ("Name", "Li Hua"),
+        ("Student ID", "2023123456"),
+        ("Major and class", "CS 2"),
+        ("Date", "2026-12-01"),
+    ]
     title = report._title_html(settings)
     assert "<th>Student ID</th><td>2023123456</td>" in title and "Course" not in title
 
@@ -133,34 +182,59 @@ def test_captions_move_onto_their_figures_and_tables():
 
     from mnist_utils import display
 
-    figure = new_output("display_data", data={"image/png": "iVBORw0KGgo="},
-                        metadata={"mnist_report": {"kind": "figure", "label": "a"}})
-    table = new_output("display_data", data={"text/html": "<table></table>",
-                                             "text/latex": f"{display.LATEX_TABLE[0]}X{display.LATEX_TABLE[1]}"},
-                       metadata={"mnist_report": {"kind": "table", "label": "t"}})
+    figure = new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo="}, metadata={"mnist_report": {"kind": "figure", "label": "a"}}
+    )
+    table = new_output(
+        "display_data",
+        data={"text/html": "<table></table>", "text/latex": f"{display.LATEX_TABLE[0]}X{display.LATEX_TABLE[1]}"},
+        metadata={"mnist_report": {"kind": "table", "label": "t"}},
+    )
 
     def caption(kind, label, number, text, prefix):
-        return new_markdown_cell(f"**{prefix}** {text}", metadata={"mnist_report": {
-            "kind": kind, "label": label, "number": number, "caption": text, "prefix": prefix}})
+        return new_markdown_cell(
+            f"**{prefix}** {text}",
+            metadata={
+                "mnist_report": {"kind": kind, "label": label, "number": number, "caption": text, "prefix": prefix}
+            },
+        )
 
-    cells = [new_code_cell(outputs=[figure, table]), caption("figure", "a", 1, "First", "Figure 1. "),
-             caption("table", "t", 1, "p < 0.05 & more", "Table 1. "), new_markdown_cell("Text.")]
+    cells = [
+        new_code_cell(outputs=[figure, table]),
+        caption("figure", "a", 1, "First", "Figure 1. "),
+        caption("table", "t", 1, "p < 0.05 & more", "Table 1. "),
+        new_markdown_cell("Text."),
+    ]
     kept = report.attach_captions(cells)
     assert [c.cell_type for c in kept] == ["code", "markdown"] and kept[1].source == "Text."
-    assert figure.metadata["mnist_report"] == {"kind": "figure", "label": "a", "caption": "First",
-                                               "prefix": "Figure 1. ", "number": 1}
-    assert table.data["text/html"] == ("<figure><figcaption><b>Table 1. </b>p &lt; 0.05 &amp; more</figcaption>"
-                                       "<table></table></figure>")
-    assert table.data["text/latex"] == "\\begin{table}[H]\\centering\\small\n\\caption{p < 0.05 \\& more}\nX\\end{table}"
+    assert figure.metadata["mnist_report"] == {
+        "kind": "figure",
+        "label": "a",
+        "caption": "First",
+        "prefix": "Figure 1. ",
+        "number": 1,
+    }
+    assert table.data["text/html"] == (
+        "<figure><figcaption><b>Table 1. </b>p &lt; 0.05 &amp; more</figcaption><table></table></figure>"
+    )
+    assert (
+        table.data["text/latex"] == "\\begin{table}[H]\\centering\\small\n\\caption{p < 0.05 \\& more}\nX\\end{table}"
+    )
 
 
 def test_code_appendix_lists_each_notebooks_code_but_not_the_injected_values(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    nb = new_notebook(cells=[new_markdown_cell("# Data"), new_code_cell("epochs = 10", metadata={"tags": ["parameters"]}),
-                             new_code_cell("epochs = 2", metadata={"tags": ["injected-parameters"]}),
-                             new_code_cell("print(epochs)"), new_code_cell("  ")])
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# Data"),
+            new_code_cell("epochs = 10", metadata={"tags": ["parameters"]}),
+            new_code_cell("epochs = 2", metadata={"tags": ["injected-parameters"]}),
+            new_code_cell("print(epochs)"),
+            new_code_cell("  "),
+        ]
+    )
     nbformat.write(nb, tmp_path / "01_data.ipynb")
     text = report.code_appendix([tmp_path / "01_data.ipynb"])
     assert text.startswith("# Appendix: code") and "## 01_data" in text
@@ -174,8 +248,11 @@ def test_pandoc_cache_converts_each_text_once_and_keeps_only_what_the_last_build
 
     calls = []
     monkeypatch.setattr("nbconvert.utils.pandoc.get_pandoc_version", lambda: "3.1")
-    monkeypatch.setattr(nbconvert.filters, "convert_pandoc",
-                        lambda source, fmt, to, extra_args=None: calls.append((source, fmt, to)) or f"{to}:{source}")
+    monkeypatch.setattr(
+        nbconvert.filters,
+        "convert_pandoc",
+        lambda source, fmt, to, extra_args=None: calls.append((source, fmt, to)) or f"{to}:{source}",
+    )
     path = tmp_path / "pandoc.json"
     first = report.PandocCache(path)
     assert first.convert("*a*", "markdown", "latex") == "latex:*a*"
@@ -208,22 +285,41 @@ def test_a_markdown_table_s_caption_is_set_above_it_in_the_html_and_the_pdf():
     from nbformat.v4 import new_notebook
 
     table = new_markdown_cell("| a | b |\n|:--|:--|\n| 1 | 2 |", metadata={"mnist_report": {"table_label": "t"}})
-    caption = new_markdown_cell("**Table 3.** Claims & more", metadata={"mnist_report": {
-        "kind": "table", "label": "t", "number": 3, "caption": "Claims & more", "prefix": "Table 3. "}})
+    caption = new_markdown_cell(
+        "**Table 3.** Claims & more",
+        metadata={
+            "mnist_report": {
+                "kind": "table",
+                "label": "t",
+                "number": 3,
+                "caption": "Claims & more",
+                "prefix": "Table 3. ",
+            }
+        },
+    )
     plain = new_markdown_cell("| c | d |\n|:--|:--|\n| 3 | 4 |")
     kept = report.attach_captions([table, caption, plain])
     assert kept == [table, plain]
-    assert table.metadata["mnist_report"] == {"table_label": "t", "caption": "Claims & more", "prefix": "Table 3. ",
-                                              "number": 3}
+    assert table.metadata["mnist_report"] == {
+        "table_label": "t",
+        "caption": "Claims & more",
+        "prefix": "Table 3. ",
+        "number": 3,
+    }
     nb = new_notebook(cells=kept, metadata={"mnist_report": {}})
     html = report._exporter(__import__("nbconvert").HTMLExporter, "mnist_html", "latex-only").from_notebook_node(
-        nbformat.from_dict(nb))[0]
+        nbformat.from_dict(nb)
+    )[0]
     assert html.count("<figcaption>") == 1
     # Inside the rendered markdown, so the caption has the text's font and margin, as the others do.
-    assert html.index('class="jp-RenderedHTMLCommon jp-RenderedMarkdown') < html.index(
-        "<figure><figcaption><b>Table 3. </b>Claims &amp; more</figcaption>") < html.index("<table>")
+    assert (
+        html.index('class="jp-RenderedHTMLCommon jp-RenderedMarkdown')
+        < html.index("<figure><figcaption><b>Table 3. </b>Claims &amp; more</figcaption>")
+        < html.index("<table>")
+    )
     latex = report._exporter(__import__("nbconvert").LatexExporter, "mnist_latex", "html-only").from_notebook_node(
-        nbformat.from_dict(nb))[0]
+        nbformat.from_dict(nb)
+    )[0]
     assert latex.count("\\captionof{table}") == 1
     assert latex.index("\\captionof{table}{Claims \\& more}") < latex.index("\\begin{longtable}")
     assert "\\patchcmd{\\LT@array}{\\refstepcounter{table}}{}" in latex
@@ -246,10 +342,15 @@ def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tm
     jupyter = Path(sys.executable).with_name("jupyter")
     for language, text in (("zh", "基线多层感知机"), ("en", "A baseline")):
         path = tmp_path / f"{language}.ipynb"
-        nbformat.write(new_notebook(cells=[new_markdown_cell(f"# {text}")],
-                                    metadata={"mnist_study": {"language": language}}), path)
-        subprocess.run([str(jupyter), "nbconvert", "--to", "latex", str(path)], check=True, capture_output=True,
-                       cwd=pipeline.project_root())
+        nbformat.write(
+            new_notebook(cells=[new_markdown_cell(f"# {text}")], metadata={"mnist_study": {"language": language}}), path
+        )
+        subprocess.run(
+            [str(jupyter), "nbconvert", "--to", "latex", str(path)],
+            check=True,
+            capture_output=True,
+            cwd=pipeline.project_root(),
+        )
         latex = path.with_suffix(".tex").read_text(encoding="utf-8")
         assert text in latex
         assert ("\\usepackage{xeCJK}" in latex) == (language == "zh")
@@ -258,7 +359,6 @@ def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tm
 
 
 def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_path):
-    from mnist_utils.book import pipeline
 
     path = environment.nbconvert_config_file(tmp_path)
     path.parent.mkdir(parents=True)

@@ -61,10 +61,12 @@ def test_branch_initialization_matches_a_single_dense_layer(layer, fans):
 def test_train_branches_is_deterministic_and_learns(tiny_splits):
     training.set_determinism()
     build = lambda k: models.build_mlp_branches(k, hidden=(16,))  # noqa: E731
-    first, seconds = training.train_branches(build, tiny_splits, [0, 1], epochs=3, batch_size=32,
-                                             optimizer="nesterov", learning_rate=0.05)
-    again, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=3, batch_size=32,
-                                       optimizer="nesterov", learning_rate=0.05)
+    first, seconds = training.train_branches(
+        build, tiny_splits, [0, 1], epochs=3, batch_size=32, optimizer="nesterov", learning_rate=0.05
+    )
+    again, _ = training.train_branches(
+        build, tiny_splits, [0, 1], epochs=3, batch_size=32, optimizer="nesterov", learning_rate=0.05
+    )
     assert [r.seed for r in first] == [0, 1] and len(seconds) == 3
     assert all(len(r.history["val_accuracy"]) == 3 for r in first)
     assert [r.history for r in first] == [r.history for r in again]
@@ -126,16 +128,31 @@ def _assert_same_runs(fresh, reused):
 
 def _dropout_mlp():
     keras = backend.keras()
-    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
-                             keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")],
-                            name="dropout_mlp")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="dropout_mlp",
+    )
 
 
 def _batch_norm_mlp():
     keras = backend.keras()
-    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16),
-                             keras.layers.BatchNormalization(momentum=0.5), keras.layers.Activation("relu"),
-                             keras.layers.Dense(10, activation="softmax")], name="batch_norm_mlp")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16),
+            keras.layers.BatchNormalization(momentum=0.5),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="batch_norm_mlp",
+    )
 
 
 @pytest.mark.parametrize("case", ["dropout", "batch norm, plateau", "augmented cnn"])
@@ -153,8 +170,9 @@ def test_run_seeds_reusing_one_model_equals_fresh_training(tiny_splits, case):
         splits = data.split(_toy_mnist(noise=0.3), validation_size=50, seed=0)
         build, recipe = _batch_norm_mlp, {"epochs": 12, "batch_size": 32, "learning_rate": 0.1, "plateau_patience": 2}
     else:
-        build = functools.partial(models.build_cnn, widths=(4, 8), convs_per_block=1, dense=16,
-                                  augment={}, bn_momentum=0.5)
+        build = functools.partial(
+            models.build_cnn, widths=(4, 8), convs_per_block=1, dense=16, augment={}, bn_momentum=0.5
+        )
         recipe = {"epochs": 1, "batch_size": 64}
     fresh = [training.train(build, splits, seed, **recipe) for seed in seeds]
     _assert_same_runs(fresh, training.run_seeds(build, splits, seeds, **recipe))
@@ -189,13 +207,15 @@ def test_model_cache_reuses_across_train_calls(tiny_splits):
         return _dropout_mlp()
 
     # Two folds, then other settings, which replace the cached model.
-    runs = [(tiny_splits, "adam"), (data.split(_toy_mnist(seed=1), validation_size=60, seed=1), "adam"),
-            (tiny_splits, "sgd")]
+    runs = [
+        (tiny_splits, "adam"),
+        (data.split(_toy_mnist(seed=1), validation_size=60, seed=1), "adam"),
+        (tiny_splits, "sgd"),
+    ]
     fresh = [training.train(build, fold, 5, epochs=2, batch_size=32, optimizer=opt) for fold, opt in runs]
     cache = training.ModelCache()
     del builds[:]
-    reused = [training.train(build, fold, 5, epochs=2, batch_size=32, optimizer=opt, reuse=cache)
-              for fold, opt in runs]
+    reused = [training.train(build, fold, 5, epochs=2, batch_size=32, optimizer=opt, reuse=cache) for fold, opt in runs]
     assert len(builds) == 2 + len(runs)  # the cache's two models, and each run's own
     _assert_same_runs(fresh, reused)
 
@@ -204,8 +224,9 @@ def test_restore_best_puts_back_each_branchs_best_epoch(tiny_splits):
     training.set_determinism()
     build = lambda k: models.build_mlp_branches(k, hidden=(32,))  # noqa: E731
     # A large learning rate makes the validation loss bounce, so the best epoch is not always the last.
-    runs, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=6, batch_size=16,
-                                      optimizer="sgd", learning_rate=0.5, keep_best=True)
+    runs, _ = training.train_branches(
+        build, tiny_splits, [0, 1], epochs=6, batch_size=16, optimizer="sgd", learning_rate=0.5, keep_best=True
+    )
     for r in runs:
         assert r.best_epoch == int(np.argmin(r.history["val_loss"])) + 1
     restored = training.restore_best(runs, tiny_splits)
@@ -231,13 +252,18 @@ def test_regularized_branches_train(tiny_splits, options):
 
 # Configurations that differ in rate, penalty, dropout and batch norm, side by side.
 SIDE_BY_SIDE = {
-    "plain": {}, "l2": {"l2": 0.01}, "dropout": {"dropout": 0.3}, "batch norm": {"batch_norm": True},
+    "plain": {},
+    "l2": {"l2": 0.01},
+    "dropout": {"dropout": 0.3},
+    "batch norm": {"batch_norm": True},
 }
 
 
 def _side_by_side(splits, **kwargs):
-    builds = {name: functools.partial(models.build_mlp_branches, hidden=(16,), **options)
-              for name, options in SIDE_BY_SIDE.items()}
+    builds = {
+        name: functools.partial(models.build_mlp_branches, hidden=(16,), **options)
+        for name, options in SIDE_BY_SIDE.items()
+    }
     return training.train_branches(builds, splits, [0, 1], epochs=3, batch_size=32, optimizer="adam", **kwargs)
 
 
@@ -248,8 +274,9 @@ def test_configurations_side_by_side_train_as_they_would_alone(tiny_splits):
     assert list(together) == list(SIDE_BY_SIDE)
     for name, options in SIDE_BY_SIDE.items():
         build = functools.partial(models.build_mlp_branches, hidden=(16,), **options)
-        alone, _ = training.train_branches(build, tiny_splits, [0, 1], epochs=3, batch_size=32,
-                                           optimizer="adam", learning_rate=rates[name])
+        alone, _ = training.train_branches(
+            build, tiny_splits, [0, 1], epochs=3, batch_size=32, optimizer="adam", learning_rate=rates[name]
+        )
         results, seconds = together[name]
         assert [r.seed for r in results] == [0, 1] and len(seconds) == 3
         for a, b in zip(results, alone):
@@ -261,7 +288,9 @@ def test_configurations_side_by_side_train_as_they_would_alone(tiny_splits):
         # and each configuration's own model predicts its branches (predict_branches, restore_best)
         probs = training.predict_branches(results, tiny_splits.x_val)
         p = probs[1][np.arange(len(tiny_splits.y_val)), tiny_splits.y_val]
-        assert float(-np.mean(np.log(np.clip(p, 1e-7, 1)))) == pytest.approx(results[1].history["val_loss"][-1], rel=1e-4)
+        assert float(-np.mean(np.log(np.clip(p, 1e-7, 1)))) == pytest.approx(
+            results[1].history["val_loss"][-1], rel=1e-4
+        )
     assert together["plain"][0][0].history != together["l2"][0][0].history
 
 
@@ -276,7 +305,9 @@ def test_side_by_side_under_xla_is_deterministic(tiny_splits):
     for name in SIDE_BY_SIDE:
         for a, b in zip(first[name][0][0].model.weights, again[name][0][0].model.weights, strict=True):
             assert a.numpy().tobytes() == b.numpy().tobytes()
-    assert first["plain"][0][0].model.weights[0].numpy().tobytes() != first["l2"][0][0].model.weights[0].numpy().tobytes()
+    assert (
+        first["plain"][0][0].model.weights[0].numpy().tobytes() != first["l2"][0][0].model.weights[0].numpy().tobytes()
+    )
 
 
 def test_xla_runs_when_asked_and_auto_leaves_short_runs_without(tiny_splits, monkeypatch):
@@ -342,10 +373,16 @@ def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precis
     assert training.set_precision() == ("mixed_float16" if tf.config.list_physical_devices("GPU") else "float32")
     keras.mixed_precision.set_global_policy("mixed_float16")  # what a GPU gets, emulated here
     try:
-        builders = [functools.partial(models.build_mlp, hidden=(8,)), models.build_paper001_cnn,
-                    models.build_lenet5, models.build_bn_cnn, functools.partial(models.build_cnn, augment={}),
-                    lambda: models.single_branch(models.build_mlp_branches(2, hidden=(8,)), 1,
-                                                 functools.partial(models.build_mlp_branches, hidden=(8,)))]
+        builders = [
+            functools.partial(models.build_mlp, hidden=(8,)),
+            models.build_paper001_cnn,
+            models.build_lenet5,
+            models.build_bn_cnn,
+            functools.partial(models.build_cnn, augment={}),
+            lambda: models.single_branch(
+                models.build_mlp_branches(2, hidden=(8,)), 1, functools.partial(models.build_mlp_branches, hidden=(8,))
+            ),
+        ]
         for build in builders:
             model = build()
             assert model(np.zeros((2, 28, 28), "float32")).dtype == "float32", model.name
@@ -364,11 +401,22 @@ def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precis
 def test_recorded_test_predictions_are_the_model_s_after_each_epoch(tiny_splits):
     """record_test keeps each epoch's test labels; without early stopping the last row is the final
     prediction, and recording changes nothing about the training."""
-    plain = training.train(functools.partial(models.build_mlp, hidden=(16,)), tiny_splits, seed=3, epochs=3, batch_size=32)
-    run = training.train(functools.partial(models.build_mlp, hidden=(16,)), tiny_splits, seed=3, epochs=3, batch_size=32,
-                         record_test=True)
+    plain = training.train(
+        functools.partial(models.build_mlp, hidden=(16,)), tiny_splits, seed=3, epochs=3, batch_size=32
+    )
+    run = training.train(
+        functools.partial(models.build_mlp, hidden=(16,)),
+        tiny_splits,
+        seed=3,
+        epochs=3,
+        batch_size=32,
+        record_test=True,
+    )
     assert plain.epoch_test_predictions is None
-    assert run.epoch_test_predictions.shape == (3, len(tiny_splits.y_test)) and run.epoch_test_predictions.dtype == np.uint8
+    assert (
+        run.epoch_test_predictions.shape == (3, len(tiny_splits.y_test))
+        and run.epoch_test_predictions.dtype == np.uint8
+    )
     assert np.array_equal(run.epoch_test_predictions[-1], run.test_probs.argmax(axis=1))
     assert np.array_equal(run.test_probs, plain.test_probs) and run.history == plain.history
 
@@ -392,7 +440,9 @@ def test_training_flops_count_the_layers_by_hand(tiny_splits):
     # Configurations side by side cost the sum of theirs, and their training reports it.
     build = functools.partial(models.build_mlp_branches, hidden=(16,))
     before = progress._state["flops"]
-    training.train_branches({"a": build, "b": functools.partial(build, l2=0.01)}, tiny_splits, [0, 1], epochs=2, batch_size=32)
+    training.train_branches(
+        {"a": build, "b": functools.partial(build, l2=0.01)}, tiny_splits, [0, 1], epochs=2, batch_size=32
+    )
     macs = 2 * models.multiply_adds(build(2))
     n_train, n_val = len(tiny_splits.y_train), len(tiny_splits.y_val)
     assert progress._state["flops"] - before == pytest.approx(6 * macs * 2 * n_train + 2 * macs * (2 * n_val + n_train))

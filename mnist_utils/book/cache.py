@@ -70,8 +70,11 @@ def tree_digest(folder: Path) -> str | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    files = sorted(p for p in folder.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     return digest({p.relative_to(folder).as_posix(): file_digest(p) for p in files})
 
 
@@ -154,8 +157,9 @@ def reads_digest(artifacts_dir: Path, reads: list[str]) -> dict[str, str | None]
     return out
 
 
-def notebook_inputs(nb, parameters: dict, profile: str, shared: dict, artifacts_dir: Path,
-                    package: Path = PACKAGE) -> dict[str, str]:
+def notebook_inputs(
+    nb, parameters: dict, profile: str, shared: dict, artifacts_dir: Path, package: Path = PACKAGE
+) -> dict[str, str]:
     """Every input of one notebook, each as a digest (see the module docstring).
 
     Args:

@@ -24,11 +24,15 @@ def _data(args) -> None:
 def _run(args) -> None:
     layout = notebooks.default_layout(args.report_dir)
     if args.notebooks or args.params:
-        layout = notebooks.Layout(pathlib.Path(args.notebooks or layout.notebooks).resolve(),
-                                 pathlib.Path(args.params or layout.params).resolve(), layout.report)
+        layout = notebooks.Layout(
+            pathlib.Path(args.notebooks or layout.notebooks).resolve(),
+            pathlib.Path(args.params or layout.params).resolve(),
+            layout.report,
+        )
     with progress.Monitor() as monitor:
-        pipeline.run(args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor,
-                     overrides=args.set)
+        pipeline.run(
+            args.profile, args.only, layout, force=args.force, jobs=args.jobs, monitor=monitor, overrides=args.set
+        )
     print(f"Done. Executed notebooks: {layout.executed}  artifacts: {layout.artifacts}")
 
 
@@ -40,8 +44,9 @@ def _report(args) -> None:
     if args.language == "all":
         editions = report.build_editions(layout, settings, include_code=args.include_code, force=args.force)
     else:
-        editions = [report.build(layout, settings, include_code=args.include_code, force=args.force,
-                                 language=args.language)]
+        editions = [
+            report.build(layout, settings, include_code=args.include_code, force=args.force, language=args.language)
+        ]
     for paths, built in editions:
         for path in paths:
             print(f"{'Wrote' if built else 'Up to date:'} {path}")
@@ -62,11 +67,17 @@ def _translations(args) -> int:
         for problem in problems:
             print(problem)
         for cell_id, (english, chinese) in prose.stale_translations(path, "zh").items():
-            print(f"{path.name}, cell {cell_id}, out of date. Its English now:\n"
-                  + "\n".join(f"    {line}" for line in english.splitlines()) + "\n  and its Chinese:\n"
-                  + "\n".join(f"    {line}" for line in chinese.splitlines()))
-    print(f"{found} problem(s) in {len(chosen)} notebook(s)" if found else
-          f"The prose of {len(chosen)} notebook(s) and its Chinese agree.")
+            print(
+                f"{path.name}, cell {cell_id}, out of date. Its English now:\n"
+                + "\n".join(f"    {line}" for line in english.splitlines())
+                + "\n  and its Chinese:\n"
+                + "\n".join(f"    {line}" for line in chinese.splitlines())
+            )
+    print(
+        f"{found} problem(s) in {len(chosen)} notebook(s)"
+        if found
+        else f"The prose of {len(chosen)} notebook(s) and its Chinese agree."
+    )
     return 1 if found else 0
 
 
@@ -109,17 +120,29 @@ def _predict(args) -> int:
             failed.append((name, str(e)))
             print(f"mnist-study predict: error: {e}", file=sys.stderr)
     results = predict.predict(model, prepared, top=args.top) if prepared else []
-    saved = {r.path: str(predict.save_preprocessed(r.image, args.save_preprocessed, r.path))
-             for r in results} if args.save_preprocessed else {}
+    saved = (
+        {r.path: str(predict.save_preprocessed(r.image, args.save_preprocessed, r.path)) for r in results}
+        if args.save_preprocessed
+        else {}
+    )
     if args.json:
-        rows = [{"file": r.path, "top": [{"digit": d, "probability": round(p, 6)} for d, p in r.top],
-                 **({"preprocessed": saved[r.path]} if r.path in saved else {})} for r in results]
+        rows = [
+            {
+                "file": r.path,
+                "top": [{"digit": d, "probability": round(p, 6)} for d, p in r.top],
+                **({"preprocessed": saved[r.path]} if r.path in saved else {}),
+            }
+            for r in results
+        ]
         rows += [{"file": name, "error": message} for name, message in failed]
         print(json.dumps({"model": str(model_path), "predictions": rows}, indent=2))
     else:
         for r in results:
-            print(f"{r.path}: " + ", ".join(f"{d} ({100 * p:.1f} %)" for d, p in r.top)
-                  + (f"  [28x28 view: {saved[r.path]}]" if r.path in saved else ""))
+            print(
+                f"{r.path}: "
+                + ", ".join(f"{d} ({100 * p:.1f} %)" for d, p in r.top)
+                + (f"  [28x28 view: {saved[r.path]}]" if r.path in saved else "")
+            )
     return 1 if failed else 0
 
 
@@ -137,32 +160,37 @@ def _top(text: str) -> int:
 # One example per subcommand, shown at the end of its --help.
 EXAMPLES = {
     None: "examples:\n  mnist-study run --profile smoke && mnist-study report   # the quick study and its report\n"
-          "  mnist-study predict my_digit.png                          # classify your own handwriting\n"
-          "  mnist-study COMMAND --help                                # more on one command",
+    "  mnist-study predict my_digit.png                          # classify your own handwriting\n"
+    "  mnist-study COMMAND --help                                # more on one command",
     "data": "example:\n  MNIST_DATA_DIR=/data/mnist mnist-study data   # fetch and verify into another cache folder",
     "run": "examples:\n  mnist-study run --profile smoke        # every notebook, quickly (numbers are not results)\n"
-           "  mnist-study run --only 05              # notebook 05 and those that read its artifacts\n"
-           "  mnist-study run -p 02.epochs=3 -p '02.seeds=[0, 1]'   # this run only",
+    "  mnist-study run --only 05              # notebook 05 and those that read its artifacts\n"
+    "  mnist-study run -p 02.epochs=3 -p '02.seeds=[0, 1]'   # this run only",
     "report": "examples:\n  mnist-study report                     # report/mnist_report.html and .pdf\n"
-              "  mnist-study report --language zh       # the Chinese edition, mnist_report_zh.*",
-    "translations": "examples:\n  mnist-study translations 04            # what is missing or out of date in 04's Chinese\n"
-                    "  mnist-study translations 04 --accept   # after updating it",
+    "  mnist-study report --language zh       # the Chinese edition, mnist_report_zh.*",
+    "translations": "examples:\n"
+    "  mnist-study translations 04            # what is missing or out of date in 04's Chinese\n"
+    "  mnist-study translations 04 --accept   # after updating it",
     "params": "examples:\n  mnist-study params 05 --profile smoke   # 05's parameters and the smoke profile's values",
     "kernel": "example:\n  mnist-study kernel --user              # for a JupyterLab outside this environment",
     "predict": "examples:\n  mnist-study predict seven.jpg two.png --top 1\n"
-               "  mnist-study predict scans/*.png --json --save-preprocessed seen/",
+    "  mnist-study predict scans/*.png --json --save-preprocessed seen/",
 }
 
 
 def parser() -> argparse.ArgumentParser:
     def command(name: str, **kwargs):
-        return sub.add_parser(name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter,
-                              **kwargs)
+        return sub.add_parser(
+            name, epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+        )
 
     p = argparse.ArgumentParser(
-        prog="mnist-study", epilog=EXAMPLES[None], formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="mnist-study",
+        epilog=EXAMPLES[None],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="The MNIST study: fetch the data, run the notebooks, build the report,\n"
-                    "check the Chinese, register the kernel, classify your own digits.")
+        "check the Chinese, register the kernel, classify your own digits.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = command("data", help="fetch, verify and cache MNIST")
@@ -170,15 +198,23 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_data)
 
     r = command("run", help="execute the notebooks with a parameter profile")
-    r.add_argument("--profile", help="params/<PROFILE>.yaml (default: the one the report folder's last run used, "
-                                     "else full)")
-    r.add_argument("--only", nargs="+", metavar="NN",
-                   help="re-run these notebooks (e.g. 02) and those that read their artifacts")
+    r.add_argument(
+        "--profile", help="params/<PROFILE>.yaml (default: the one the report folder's last run used, else full)"
+    )
+    r.add_argument(
+        "--only", nargs="+", metavar="NN", help="re-run these notebooks (e.g. 02) and those that read their artifacts"
+    )
     r.add_argument("--force", action="store_true", help="re-run notebooks even if they are up to date")
-    r.add_argument("-p", dest="set", action="append", metavar="NN.PARAM=VALUE",
-                   help="change one parameter for this run only (repeatable; the value is YAML, e.g. -p 02.epochs=3)")
-    r.add_argument("--jobs", type=int, metavar="N",
-                   help="notebooks to execute at once (default: the profile's jobs, else 1)")
+    r.add_argument(
+        "-p",
+        dest="set",
+        action="append",
+        metavar="NN.PARAM=VALUE",
+        help="change one parameter for this run only (repeatable; the value is YAML, e.g. -p 02.epochs=3)",
+    )
+    r.add_argument(
+        "--jobs", type=int, metavar="N", help="notebooks to execute at once (default: the profile's jobs, else 1)"
+    )
     r.add_argument("--report-dir", help="output folder (default: report/ in the project)")
     r.add_argument("--notebooks", help="folder of NN_*.ipynb notebooks (default: notebooks/ in the project)")
     r.add_argument("--params", help="folder of profiles, <PROFILE>.yaml (default: params/ in the project)")
@@ -186,19 +222,27 @@ def parser() -> argparse.ArgumentParser:
 
     b = command("report", help="build report/mnist_report.html and .pdf (mnist_report_zh.* in Chinese)")
     b.add_argument("--settings", help="report settings YAML (default: params/report.yaml)")
-    b.add_argument("--include-code", action="store_true", default=None,
-                   help="add an appendix with every notebook's code (overrides the settings file)")
+    b.add_argument(
+        "--include-code",
+        action="store_true",
+        default=None,
+        help="add an appendix with every notebook's code (overrides the settings file)",
+    )
     b.add_argument("--report-dir", help="folder holding executed/ and artifacts/ (default: report/)")
     b.add_argument("--force", action="store_true", help="rebuild even if nothing it depends on changed")
-    b.add_argument("--language", choices=(*i18n.LANGUAGES, "all"),
-                   help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf); "
-                        "all: every edition, side by side")
+    b.add_argument(
+        "--language",
+        choices=(*i18n.LANGUAGES, "all"),
+        help="en or zh (overrides the settings file; zh writes mnist_report_zh.html and .pdf); "
+        "all: every edition, side by side",
+    )
     b.set_defaults(func=_report)
 
     t = command("translations", help="check the notebooks' templates and their Chinese (notebooks/zh/)")
     t.add_argument("notebooks", nargs="*", metavar="NN", help="notebook numbers or names (default: all)")
-    t.add_argument("--accept", action="store_true",
-                   help="mark out-of-date translations as current (after updating their Chinese)")
+    t.add_argument(
+        "--accept", action="store_true", help="mark out-of-date translations as current (after updating their Chinese)"
+    )
     t.set_defaults(func=_translations)
 
     m = command("params", help="list each notebook's parameters and what a profile sets")

@@ -25,11 +25,35 @@ KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 # notebook itself still reach the runner through papermill.
 KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
 # The packages whose versions the reproducibility record lists.
-RECORDED_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
-                     "seaborn", "ai-edge-litert", "pillow", "papermill", "nbconvert", "ipykernel", "jupyterlab")
+RECORDED_PACKAGES = (
+    "tensorflow",
+    "keras",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "matplotlib",
+    "seaborn",
+    "ai-edge-litert",
+    "pillow",
+    "papermill",
+    "nbconvert",
+    "ipykernel",
+    "jupyterlab",
+)
 # The packages whose versions change results: a new version re-runs every notebook.
-RESULT_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
-                   "seaborn", "ai-edge-litert", "pillow")
+RESULT_PACKAGES = (
+    "tensorflow",
+    "keras",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "matplotlib",
+    "seaborn",
+    "ai-edge-litert",
+    "pillow",
+)
 
 
 def ensure_kernel(log=None) -> None:
@@ -39,12 +63,17 @@ def ensure_kernel(log=None) -> None:
 
     log = log or print
     config = read_json(nbconvert_config_file())
-    if any({**config.get(section, {}), **values} != config.get(section) for section, values in NBCONVERT_CONFIG.items()):
+    if any(
+        {**config.get(section, {}), **values} != config.get(section) for section, values in NBCONVERT_CONFIG.items()
+    ):
         install_nbconvert_config()
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-        if (Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
-                and KERNEL_QUIET in spec.argv and spec.env == KERNEL_ENV):
+        if (
+            Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+            and KERNEL_QUIET in spec.argv
+            and spec.env == KERNEL_ENV
+        ):
             return
     except NoSuchKernel:
         pass
@@ -54,8 +83,12 @@ def ensure_kernel(log=None) -> None:
 
 # Plain `jupyter nbconvert --to pdf` in this environment uses the project's notebook template, which
 # sets a notebook rendered in Chinese in the report's CJK fonts (templates/mnist_notebook).
-NBCONVERT_CONFIG = {"LatexExporter": {"template_name": "mnist_notebook",
-                                      "extra_template_basedirs": [str(Path(__file__).parent / "templates")]}}
+NBCONVERT_CONFIG = {
+    "LatexExporter": {
+        "template_name": "mnist_notebook",
+        "extra_template_basedirs": [str(Path(__file__).parent / "templates")],
+    }
+}
 
 
 def nbconvert_config_file(prefix: str | os.PathLike | None = None) -> Path:
@@ -81,8 +114,13 @@ def install_kernel(user: bool = False) -> str:
     if not user:
         install_nbconvert_config()
 
-    where = install(user=user, prefix=None if user else sys.prefix, kernel_name=KERNEL_NAME,
-                    display_name="Python (mnist-study)", env=KERNEL_ENV)
+    where = install(
+        user=user,
+        prefix=None if user else sys.prefix,
+        kernel_name=KERNEL_NAME,
+        display_name="Python (mnist-study)",
+        env=KERNEL_ENV,
+    )
     # The kernel's own start-up warnings (e.g. about TCP transport) would land in the
     # runner's terminal between the progress lines; errors still show.
     spec_file = Path(where) / "kernel.json"
@@ -95,6 +133,7 @@ def install_kernel(user: bool = False) -> str:
 
 def environment_record(root: Path) -> dict:
     """Python, packages, CPU, GPU and git state, for the reproducibility appendix."""
+
     def git(*args):
         try:
             out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)

@@ -26,8 +26,11 @@ def report_lock(report_dir: Path, command: str, log=None):
 
     path = Path(report_dir) / ".lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    mine = {"pid": os.getpid(), "command": command,
-            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    mine = {
+        "pid": os.getpid(),
+        "command": command,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -38,7 +41,8 @@ def report_lock(report_dir: Path, command: str, log=None):
             raise PipelineError(
                 f"{path.parent} is in use by process {holder.get('pid', '?')} "
                 f"(`{holder.get('command', '?')}`, started {holder.get('started', '?')}). Wait for it to "
-                f"finish, stop it, or use another --report-dir.") from None
+                f"finish, stop it, or use another --report-dir."
+            ) from None
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
         except FileNotFoundError:
@@ -50,8 +54,10 @@ def report_lock(report_dir: Path, command: str, log=None):
     try:
         left = _lock_holder(path)
         if left:
-            (log or print)(f"note: taking over {path}, left by process {left.get('pid', '?')} "
-                          f"(`{left.get('command', '?')}`, started {left.get('started', '?')}), which no longer runs")
+            (log or print)(
+                f"note: taking over {path}, left by process {left.get('pid', '?')} "
+                f"(`{left.get('command', '?')}`, started {left.get('started', '?')}), which no longer runs"
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(mine).encode("utf-8"), 0)
         yield

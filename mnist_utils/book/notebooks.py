@@ -66,10 +66,12 @@ def discover(notebooks_dir: Path) -> list[Path]:
         numbers.setdefault(path.name[:2], []).append(path.name)
     twins = [names for names in numbers.values() if len(names) > 1]
     if twins:
-        raise PipelineError("Each notebook needs a number of its own, but "
-                            + "; ".join(" and ".join(names) for names in twins)
-                            + f" share one in {notebooks_dir}. Rename or move the copy (a number no other "
-                              f"notebook has makes it a new part of the study).")
+        raise PipelineError(
+            "Each notebook needs a number of its own, but "
+            + "; ".join(" and ".join(names) for names in twins)
+            + f" share one in {notebooks_dir}. Rename or move the copy (a number no other "
+            f"notebook has makes it a new part of the study)."
+        )
     return found
 
 
@@ -88,8 +90,10 @@ def read_profile(params_dir: Path, name: str) -> dict:
         raise PipelineError(f"Profile {path} is not valid YAML: {e}") from e
     unknown = set(doc) - {"description", "notebooks", "jobs"}
     if unknown:
-        raise PipelineError(f"Profile {path}: unknown top-level key(s) {sorted(unknown)}; "
-                            f"expected 'description', 'jobs' and 'notebooks'.")
+        raise PipelineError(
+            f"Profile {path}: unknown top-level key(s) {sorted(unknown)}; "
+            f"expected 'description', 'jobs' and 'notebooks'."
+        )
     sections = doc.get("notebooks") or {}
     if not isinstance(sections, dict) or not all(isinstance(v, dict) or v is None for v in sections.values()):
         raise PipelineError(f"Profile {path}: 'notebooks' must map notebook names to parameter mappings.")
@@ -115,8 +119,10 @@ def declared_parameters(notebook: Path) -> dict[str, dict]:
     nb = nbformat.read(notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
-        raise PipelineError(f"{notebook.name}: no cell tagged 'parameters'. Tag the first code "
-                            f"cell 'parameters' and declare each parameter as `name: type = value`.")
+        raise PipelineError(
+            f"{notebook.name}: no cell tagged 'parameters'. Tag the first code "
+            f"cell 'parameters' and declare each parameter as `name: type = value`."
+        )
     try:
         return validation.declared(cells[0].source)
     except SyntaxError as e:
@@ -132,22 +138,26 @@ def resolve_parameters(notebooks: list[Path], profile: dict[str, dict]) -> dict[
     does not exist, an undeclared parameter, a runner-owned parameter, a wrong type.
     """
     by_name = {nb.stem: nb for nb in notebooks}
-    problems = [f"profile section {name!r} matches no notebook (have: {', '.join(by_name)})"
-                for name in profile if name not in by_name]
+    problems = [
+        f"profile section {name!r} matches no notebook (have: {', '.join(by_name)})"
+        for name in profile
+        if name not in by_name
+    ]
     resolved = {}
     for stem, path in by_name.items():
         declared = declared_parameters(path)
         missing = [p for p in RUNNER_PARAMETERS if p not in declared]
         if missing:
             problems.append(f"{path.name}: parameters cell must declare {', '.join(missing)}")
-        values = {name: info["default"] for name, info in declared.items()
-                  if name not in RUNNER_PARAMETERS}
+        values = {name: info["default"] for name, info in declared.items() if name not in RUNNER_PARAMETERS}
         for name, value in profile.get(stem, {}).items():
             if name in RUNNER_PARAMETERS:
                 problems.append(f"{path.name}: {name!r} is set by the runner, not by a profile")
             elif name not in declared:
-                problems.append(f"{path.name}: unknown parameter {name!r} "
-                                f"(declared: {', '.join(sorted(set(declared) - set(RUNNER_PARAMETERS)))})")
+                problems.append(
+                    f"{path.name}: unknown parameter {name!r} "
+                    f"(declared: {', '.join(sorted(set(declared) - set(RUNNER_PARAMETERS)))})"
+                )
             elif wrong := validation.problems(name, value, declared[name]["type"], declared[name]["rules"]):
                 allowed = f" (allowed: {declared[name]['rules']})" if declared[name]["rules"] else ""
                 problems += [f"{path.name}: {p}{allowed}" for p in wrong]
@@ -167,8 +177,9 @@ def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
     chosen = [nb for nb in notebooks if nb.name[:2] in wanted or nb.stem in wanted]
     unknown = wanted - {nb.name[:2] for nb in chosen} - {nb.stem for nb in chosen}
     if unknown:
-        raise PipelineError(f"{', '.join(sorted(unknown))}: no such notebook "
-                            f"(have: {', '.join(nb.stem for nb in notebooks)}).")
+        raise PipelineError(
+            f"{', '.join(sorted(unknown))}: no such notebook (have: {', '.join(nb.stem for nb in notebooks)})."
+        )
     return chosen
 
 
@@ -219,8 +230,10 @@ def parse_overrides(notebooks: list[Path], overrides: list[str]) -> dict[str, di
         except PipelineError as e:
             problems.append(f"-p {text}: {e}")
         except yaml.YAMLError as e:
-            problems.append(f"-p {text}: the value is not YAML ({str(e).splitlines()[0]}); quote it for the shell, "
-                            f"e.g. -p '02.seeds=[0, 1]'")
+            problems.append(
+                f"-p {text}: the value is not YAML ({str(e).splitlines()[0]}); quote it for the shell, "
+                f"e.g. -p '02.seeds=[0, 1]'"
+            )
     if problems:
         raise PipelineError("Bad -p settings:\n  - " + "\n  - ".join(problems))
     return found

@@ -29,10 +29,21 @@ from mnist_utils.book import cache
 from mnist_utils.book.environment import KERNEL_ENV, KERNEL_NAME, RESULT_PACKAGES, ensure_kernel, environment_record
 from mnist_utils.book.errors import PipelineError
 from mnist_utils.book.lock import report_lock
-from mnist_utils.book.notebooks import (Layout, declared_reads, default_layout, discover, parse_overrides,
-                                        project_root, read_profile, resolve_parameters, select, with_dependents)
+from mnist_utils.book.notebooks import (
+    Layout,
+    declared_reads,
+    default_layout,
+    discover,
+    parse_overrides,
+    project_root,
+    read_profile,
+    resolve_parameters,
+    select,
+    with_dependents,
+)
 from mnist_utils.book.record import choose_profile, outputs_digest, why_run
 from mnist_utils.book.record import read as read_record
+
 
 def _promote(staged: Path, final: Path) -> None:
     """Replace ``final`` with ``staged`` (a file or a folder) in as few steps as the OS allows."""
@@ -52,8 +63,10 @@ def _stage_reads(reads: list[str], source: Path, target: Path, reader: str) -> N
     missing = [rel for rel in reads if not (source / rel).is_file()]
     if missing:
         first = missing[0].split("/")[0]
-        raise PipelineError(f"{reader} reads {', '.join(missing)}, which {'does' if len(missing) == 1 else 'do'} "
-                            f"not exist in {source}. Run {first} first (`mnist-study run --only {first[:2]}`).")
+        raise PipelineError(
+            f"{reader} reads {', '.join(missing)}, which {'does' if len(missing) == 1 else 'do'} "
+            f"not exist in {source}. Run {first} first (`mnist-study run --only {first[:2]}`)."
+        )
     for rel in reads:
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -92,9 +105,17 @@ def _stop_kernels(kernels: list) -> None:
                 process.kill()
 
 
-def execute(notebook: Path, parameters: dict, layout: Layout, profile: str, reads: list[str] = (),
-            monitor=None, expected: float | None = None, kernels: list | None = None,
-            stop=None) -> tuple[float, float | None]:
+def execute(
+    notebook: Path,
+    parameters: dict,
+    layout: Layout,
+    profile: str,
+    reads: list[str] = (),
+    monitor=None,
+    expected: float | None = None,
+    kernels: list | None = None,
+    stop=None,
+) -> tuple[float, float | None]:
     """Run one notebook through papermill into staging, then promote its outputs.
 
     The notebook's ``artifacts_dir`` holds only the upstream artifacts in ``reads``,
@@ -125,8 +146,7 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str, read
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads),
-              "output_dir": str(staged_artifacts)}
+    params = {**parameters, "profile": profile, "artifacts_dir": str(staged_reads), "output_dir": str(staged_artifacts)}
     reported = stage / "progress.json"
     cells = len(nbformat.read(notebook, as_version=4).cells) + 1  # + papermill's injected parameters
 
@@ -142,8 +162,13 @@ def execute(notebook: Path, parameters: dict, layout: Layout, profile: str, read
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(notebook), str(staged_nb), parameters=params, kernel_name=KERNEL_NAME,
-            cwd=str(notebook.parent), progress_bar=monitor is None and sys.stderr.isatty(), log_output=False,
+            str(notebook),
+            str(staged_nb),
+            parameters=params,
+            kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent),
+            progress_bar=monitor is None and sys.stderr.isatty(),
+            log_output=False,
             **shown,
         )
     except PapermillExecutionError as e:
@@ -204,8 +229,12 @@ def _point_at_report(executed: Path, layout: Layout, stem: str) -> None:
         record["output_path"] = str(layout.executed / f"{stem}.ipynb")
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = re.sub(rf"^({'|'.join(paths)}) = .*$", lambda m: f"{m.group(1)} = {json.dumps(paths[m.group(1)])}",
-                                 cell.source, flags=re.M)
+            cell.source = re.sub(
+                rf"^({'|'.join(paths)}) = .*$",
+                lambda m: f"{m.group(1)} = {json.dumps(paths[m.group(1)])}",
+                cell.source,
+                flags=re.M,
+            )
     nbformat.write(nb, executed)
 
 
@@ -238,8 +267,10 @@ def render(layout: Layout, languages: tuple[str, ...] = i18n.LANGUAGES) -> list[
         try:
             rendered = prose.render(executed, sources, profiles, language, overrides)
         except prose.ProseError as e:
-            raise PipelineError(f"{e}\nThe executed notebooks and their artifacts are kept: fix the text, then run "
-                                f"again (a text edit executes nothing).") from None
+            raise PipelineError(
+                f"{e}\nThe executed notebooks and their artifacts are kept: fix the text, then run "
+                f"again (a text edit executes nothing)."
+            ) from None
         problems += rendered.problems
         for stem, nb in rendered.notebooks.items():
             path = layout.rendered(language) / f"{stem}.ipynb"
@@ -259,8 +290,11 @@ def _forget_removed(layout: Layout, notebooks: list[Path], record: dict, log) ->
         log(f"{stem}: its notebook is gone from {layout.notebooks}; dropped it from the run record and the report")
     # The executed copies and their translations (executed/zh/); hidden folders, such as the
     # .ipynb_checkpoints/ JupyterLab makes beside a notebook it opens, are not ours.
-    folders = ([layout.executed] + [p for p in layout.executed.iterdir() if p.is_dir() and not p.name.startswith(".")]
-               if layout.executed.is_dir() else [])
+    folders = (
+        [layout.executed] + [p for p in layout.executed.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if layout.executed.is_dir()
+        else []
+    )
     for folder in folders:
         for path in folder.glob("*.ipynb"):
             if path.stem not in current:
@@ -298,9 +332,16 @@ def refresh_text(notebook: Path, executed: Path) -> bool:
     return True
 
 
-def run(profile: str | None = "full", only: list[str] | None = None, layout: Layout | None = None,
-        log=None, force: bool = False, jobs: int | None = None, monitor=None,
-        overrides: list[str] | None = None) -> dict:
+def run(
+    profile: str | None = "full",
+    only: list[str] | None = None,
+    layout: Layout | None = None,
+    log=None,
+    force: bool = False,
+    jobs: int | None = None,
+    monitor=None,
+    overrides: list[str] | None = None,
+) -> dict:
     """Validate the profile, fetch the data, then bring the notebooks up to date in order.
 
     Args:
@@ -333,8 +374,16 @@ def run(profile: str | None = "full", only: list[str] | None = None, layout: Lay
         return _run_locked(profile, only, layout, log, force, jobs, monitor, overrides)
 
 
-def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force: bool, jobs: int | None,
-                monitor, overrides: list[str] | None) -> dict:
+def _run_locked(
+    profile: str,
+    only: list[str] | None,
+    layout: Layout,
+    log,
+    force: bool,
+    jobs: int | None,
+    monitor,
+    overrides: list[str] | None,
+) -> dict:
     """:func:`run`'s work, once it holds the report folder's lock."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -358,9 +407,12 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
         os.environ.setdefault(key, value)
     mnist = data.load_mnist()  # fetch and verify up front: a data problem stops the run here
     env = environment_record(project_root())
-    shared = {"data": cache.digest(mnist.checksums),
-              "environment": cache.digest({"python": env["python"], "gpus": env["gpus"],
-                                           "packages": {p: env["packages"][p] for p in RESULT_PACKAGES}})}
+    shared = {
+        "data": cache.digest(mnist.checksums),
+        "environment": cache.digest(
+            {"python": env["python"], "gpus": env["gpus"], "packages": {p: env["packages"][p] for p in RESULT_PACKAGES}}
+        ),
+    }
     record = read_record(layout.run_record)
     record.setdefault("notebooks", {})
     record["this_run"] = {}
@@ -368,19 +420,25 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
     if forgot or record.get("notebooks_dir") != str(layout.notebooks):
         record["notebooks_dir"] = str(layout.notebooks)
         artifacts.save_json(layout.run_record, record)
-    others = [stem for stem, entry in record["notebooks"].items()
-              if entry.get("profile") != profile and stem not in {nb.stem for nb in chosen}]
+    others = [
+        stem
+        for stem, entry in record["notebooks"].items()
+        if entry.get("profile") != profile and stem not in {nb.stem for nb in chosen}
+    ]
     if others:
-        log(f"note: {', '.join(others)} ran with another profile, and --only leaves them so; `mnist-study report` "
-            f"builds only from notebooks of one profile: run without --only to bring them all to {profile}")
+        log(
+            f"note: {', '.join(others)} ran with another profile, and --only leaves them so; `mnist-study report` "
+            f"builds only from notebooks of one profile: run without --only to bring them all to {profile}"
+        )
     shutil.rmtree(layout.report / ".staging", ignore_errors=True)  # left by a killed run
     total = time.perf_counter()
     waiting = {nb.stem for nb in chosen}
 
     def settle(nb: Path):
         """Skip or refresh ``nb`` if it needs no execution; else return why it must run."""
-        inputs = cache.notebook_inputs(nbformat.read(nb, as_version=4), resolved[nb.stem], profile, shared,
-                                       layout.artifacts)
+        inputs = cache.notebook_inputs(
+            nbformat.read(nb, as_version=4), resolved[nb.stem], profile, shared, layout.artifacts
+        )
         reason = why_run(inputs, record["notebooks"].get(nb.stem, {}), outputs_digest(layout, nb.stem), forced)
         if reason is None:
             log(f"{nb.stem}: up to date, skipped")
@@ -408,13 +466,22 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
         log(f"{nb.stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
         # The machine and data of the latest execution; earlier notebooks' runs shared them
         # unless the environment digest changed, which would have re-run them too.
-        record.update({"environment": env, "data": {"source": mnist.source, "checksums": mnist.checksums,
-                                                     "cache_dir": str(data.cache_dir())}})
+        record.update(
+            {
+                "environment": env,
+                "data": {"source": mnist.source, "checksums": mnist.checksums, "cache_dir": str(data.cache_dir())},
+            }
+        )
         record["notebooks"][nb.stem] = {
-            "profile": profile, "parameters": resolved[nb.stem], "seconds": round(seconds, 2), "jobs": jobs,
+            "profile": profile,
+            "parameters": resolved[nb.stem],
+            "seconds": round(seconds, 2),
+            "jobs": jobs,
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "inputs": inputs, "outputs": outputs_digest(layout, nb.stem),
-            "training_flops": flops, "read_digests": cache.reads_digest(layout.artifacts, reads[nb.stem]),
+            "inputs": inputs,
+            "outputs": outputs_digest(layout, nb.stem),
+            "training_flops": flops,
+            "read_digests": cache.reads_digest(layout.artifacts, reads[nb.stem]),
             **({"overrides": changed[nb.stem]} if changed.get(nb.stem) else {}),
         }
         record["this_run"][nb.stem] = "executed"
@@ -445,7 +512,9 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
                     if jobs == 1:  # in this thread, so Ctrl-C interrupts it directly
                         finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown))
                     else:
-                        running[pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)] = (nb, inputs)
+                        running[
+                            pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)
+                        ] = (nb, inputs)
                 if not running:
                     if failure:
                         break
@@ -469,8 +538,10 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
             if kept:  # their executed copies still hold templates: fill in their prose, in both languages
                 with contextlib.suppress(PipelineError):  # the interrupt is the news; the report re-renders
                     render(layout)
-            raise Interrupted((f"kept {', '.join(kept)}, which finished; " if kept else "no notebook finished; ")
-                              + f"{', '.join(stopped)}: stopped or not started, earlier outputs unchanged") from None
+            raise Interrupted(
+                (f"kept {', '.join(kept)}, which finished; " if kept else "no notebook finished; ")
+                + f"{', '.join(stopped)}: stopped or not started, earlier outputs unchanged"
+            ) from None
     try:
         problems = render(layout)
     except PipelineError:
@@ -480,11 +551,16 @@ def _run_locked(profile: str, only: list[str] | None, layout: Layout, log, force
     if failure:
         raise failure
     if problems:
-        log(f"warning: {len(problems)} text(s) have no translation or are out of date:\n  - "
-            + "\n  - ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+        log(
+            f"warning: {len(problems)} text(s) have no translation or are out of date:\n  - "
+            + "\n  - ".join(problems[:20])
+            + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        )
     states = list(record["this_run"].values())
-    log(", ".join(f"{states.count(s)} {s}" for s in ("executed", "refreshed", "up to date"))
-        + f" ({time.perf_counter() - total:.1f} s)")
+    log(
+        ", ".join(f"{states.count(s)} {s}" for s in ("executed", "refreshed", "up to date"))
+        + f" ({time.perf_counter() - total:.1f} s)"
+    )
     return record
 
 

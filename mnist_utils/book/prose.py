@@ -30,15 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_utils import evaluation, i18n
-from mnist_utils.display import FACTS_MIME
 from mnist_utils.book.errors import PipelineError
+from mnist_utils.display import FACTS_MIME
 
 SECTIONS = Path(__file__).parent / "templates" / "sections"
 # A caption cell: "Figure: text {#fig:label}" or "Table: text {#tab:label}".
-CAPTION = re.compile(r"^\s*(?P<word>Figure|Table):\s*(?P<text>.*?)\s*\{#(?P<kind>fig|tab):(?P<label>[A-Za-z0-9_.-]+)\}\s*$",
-                     re.S)
+CAPTION = re.compile(
+    r"^\s*(?P<word>Figure|Table):\s*(?P<text>.*?)\s*\{#(?P<kind>fig|tab):(?P<label>[A-Za-z0-9_.-]+)\}\s*$", re.S
+)
 KINDS = {"fig": "figure", "tab": "table"}
-# A markdown table's delimiter row (| --- | :-: |; a bar at least, unlike a rule), which a table caption cell may follow.
+# A markdown table's delimiter row (| --- | :-: |; a bar at least, unlike a rule), which a table caption
+# cell may follow.
 TABLE_RULE = re.compile(r"^(?=[^\n]*\|)\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$", re.M)
 # A cross-reference in prose: [@fig:label] or [@tab:label] (pandoc-crossref's spelling).
 REFERENCE = re.compile(r"\[@(fig|tab):([A-Za-z0-9_.-]+)\]")
@@ -49,10 +51,26 @@ WORDS = {
 }
 # How the notebooks' configuration names read in prose (the ``name`` filter).
 NAMES = {
-    "en": {"relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid", "sgd": "SGD",
-           "nesterov": "SGD with Nesterov momentum", "rmsprop": "RMSprop", "adam": "Adam"},
-    "zh": {"relu": "ReLU", "gelu": "GELU", "tanh": "tanh", "sigmoid": "sigmoid", "sgd": "SGD",
-           "nesterov": "带 Nesterov 动量的 SGD", "rmsprop": "RMSprop", "adam": "Adam"},
+    "en": {
+        "relu": "ReLU",
+        "gelu": "GELU",
+        "tanh": "tanh",
+        "sigmoid": "sigmoid",
+        "sgd": "SGD",
+        "nesterov": "SGD with Nesterov momentum",
+        "rmsprop": "RMSprop",
+        "adam": "Adam",
+    },
+    "zh": {
+        "relu": "ReLU",
+        "gelu": "GELU",
+        "tanh": "tanh",
+        "sigmoid": "sigmoid",
+        "sgd": "SGD",
+        "nesterov": "带 Nesterov 动量的 SGD",
+        "rmsprop": "RMSprop",
+        "adam": "Adam",
+    },
 }
 
 
@@ -68,9 +86,11 @@ MISSING = "–"
 
 def _tolerant(fn):
     """The filter ``fn``, printing :data:`MISSING` for None instead of failing the build."""
+
     @functools.wraps(fn)
     def filtered(x, *args, **kwargs):
         return MISSING if x is None else fn(x, *args, **kwargs)
+
     return filtered
 
 
@@ -116,7 +136,7 @@ def num(x, digits: int = 2) -> str:
 @_tolerant
 def thousands(x) -> str:
     """A whole number with thousands separators: '54,000'."""
-    return f"{int(round(x)):,}"
+    return f"{round(x):,}"
 
 
 @_tolerant
@@ -125,7 +145,7 @@ def pvalue(p) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def environment(language: str = "en"):
     """The Jinja2 environment of ``language`` (made once): strict about names, sandboxed, with the
     filters pct, pm, points, signed, num, thousands, pvalue, plural, and_list, name, tr, oneline and
@@ -135,9 +155,14 @@ def environment(language: str = "en"):
 
     words = WORDS[language]
     # "{#" opens a caption's label ({#fig:x}), so Jinja comments are spelled {## ... ##}.
-    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
-                               comment_start_string="{##", comment_end_string="##}",
-                               loader=FileSystemLoader(str(SECTIONS)))
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        comment_start_string="{##",
+        comment_end_string="##}",
+        loader=FileSystemLoader(str(SECTIONS)),
+    )
 
     def plural(n, singular: str, many: str | None = None) -> str:
         if language == "zh":
@@ -150,16 +175,35 @@ def environment(language: str = "en"):
             return "".join(items)
         return words["comma"].join(items[:-1]) + words["and"] + items[-1]
 
-    env.filters.update(pct=pct, pm=pm, points=points, signed=signed, num=num, thousands=thousands,
-                       pvalue=pvalue, plural=plural, and_list=and_list,
-                       name=lambda key: NAMES[language].get(key, key),
-                       tr=lambda text: i18n.translate(str(text), language),
-                       oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip(),
-                       cell=lambda value: str(value).replace("|", "\\|").replace("\n", " "))
+    env.filters.update(
+        pct=pct,
+        pm=pm,
+        points=points,
+        signed=signed,
+        num=num,
+        thousands=thousands,
+        pvalue=pvalue,
+        plural=plural,
+        and_list=and_list,
+        name=lambda key: NAMES[language].get(key, key),
+        tr=lambda text: i18n.translate(str(text), language),
+        oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip(),
+        cell=lambda value: str(value).replace("|", "\\|").replace("\n", " "),
+    )
     # The number filters also as functions, {{ pm(x) }}: inside a markdown table a "|" would split the cell
     # in the source notebook's view.
-    env.globals.update(pct=pct, pm=pm, points=points, signed=signed, num=num, thousands=thousands,
-                       pvalue=pvalue, plural=plural, and_list=and_list, significant=evaluation.SIGNIFICANT)
+    env.globals.update(
+        pct=pct,
+        pm=pm,
+        points=points,
+        signed=signed,
+        num=num,
+        thousands=thousands,
+        pvalue=pvalue,
+        plural=plural,
+        and_list=and_list,
+        significant=evaluation.SIGNIFICANT,
+    )
     # Sentences several notebooks write (templates/sections/macros.<language>.md) are callable everywhere.
     from jinja2.runtime import Macro
 
@@ -183,8 +227,12 @@ def render_text(template: str, values: dict, language: str = "en", where: str = 
         return environment(language).from_string(template).render(**values)
     except UndefinedError as e:
         missing = re.search(r"'([^']+)' is undefined", str(e))
-        what = (f"uses the name {missing.group(1)!r}, which no code cell published (display.facts(...) "
-                f"publishes names for the templates)" if missing else str(e))
+        what = (
+            f"uses the name {missing.group(1)!r}, which no code cell published (display.facts(...) "
+            f"publishes names for the templates)"
+            if missing
+            else str(e)
+        )
         raise ProseError(f"{where}: {what}.") from None
     except TemplateError as e:
         raise ProseError(f"{where}: {type(e).__name__}: {e}") from None
@@ -193,10 +241,13 @@ def render_text(template: str, values: dict, language: str = "en", where: str = 
 def section(name: str, values: dict, language: str) -> str:
     """Render ``templates/sections/<name>.<language>.md`` (the report's own sections)."""
     path = SECTIONS / f"{name}.{language}.md"
-    return render_text(path.read_text(encoding="utf-8"), values, language, where=f"templates/sections/{path.name}").strip()
+    return render_text(
+        path.read_text(encoding="utf-8"), values, language, where=f"templates/sections/{path.name}"
+    ).strip()
 
 
 # --- translations ----------------------------------------------------------------
+
 
 def english_hash(text: str) -> str:
     """What a translation records of the English it translates."""
@@ -231,10 +282,13 @@ def load_translations(notebook: Path, language: str) -> dict[str, dict]:
 
 def dump_translations(entries: dict[str, dict], language: str, notebook_name: str) -> str:
     """YAML text of translation entries (cell id -> {"en", "text"}), multi-line texts as blocks."""
-    lines = [f"# {notebook_name} in {'Chinese' if language == 'zh' else language}: one entry per markdown cell, keyed by its id.",
-             "# `en` is the hash of the English it translates: when the English changes, the build warns that",
-             "# the entry is out of date. Update the text, then run `mnist-study translations --accept`.",
-             "# Keep the {{ placeholders }} and [@fig:...] references; a caption's entry is its text only."]
+    lines = [
+        f"# {notebook_name} in {'Chinese' if language == 'zh' else language}: one entry per markdown cell, "
+        "keyed by its id.",
+        "# `en` is the hash of the English it translates: when the English changes, the build warns that",
+        "# the entry is out of date. Update the text, then run `mnist-study translations --accept`.",
+        "# Keep the {{ placeholders }} and [@fig:...] references; a caption's entry is its text only.",
+    ]
     for key, entry in entries.items():
         text = entry["text"]
         # A block whose first line starts with a space needs its indentation stated.
@@ -248,8 +302,11 @@ def stale_translations(notebook: Path, language: str) -> dict[str, tuple[str, st
     import nbformat
 
     english = {c.get("id"): c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"}
-    return {key: (english[key], entry["text"]) for key, entry in load_translations(notebook, language).items()
-            if key in english and entry["en"] != english_hash(english[key])}
+    return {
+        key: (english[key], entry["text"])
+        for key, entry in load_translations(notebook, language).items()
+        if key in english and entry["en"] != english_hash(english[key])
+    }
 
 
 def accept_translations(notebook: Path, language: str) -> list[str]:
@@ -262,12 +319,14 @@ def accept_translations(notebook: Path, language: str) -> list[str]:
         entries = load_translations(notebook, language)
         for key, (english, _) in stale.items():
             entries[key]["en"] = english_hash(english)
-        artifacts.write_text(translations_path(notebook, language),
-                             dump_translations(entries, language, Path(notebook).name))
+        artifacts.write_text(
+            translations_path(notebook, language), dump_translations(entries, language, Path(notebook).name)
+        )
     return list(stale)
 
 
 # --- rendering executed notebooks --------------------------------------------------
+
 
 def facts(nb) -> dict:
     """Every value the notebook's code cells published, later cells winning."""
@@ -304,8 +363,13 @@ class Rendered:
     problems: list[str] = field(default_factory=list)
 
 
-def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dict[str, str],
-           language: str, overrides: dict[str, dict] | None = None) -> Rendered:
+def render(
+    notebooks: dict[str, object],
+    sources: dict[str, Path],
+    profiles: dict[str, str],
+    language: str,
+    overrides: dict[str, dict] | None = None,
+) -> Rendered:
     """Render executed notebooks (stem -> notebook, in report order) in ``language``.
 
     Args:
@@ -323,9 +387,13 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
         nb = unrendered(executed)
         values = {**facts(nb), "profile": profiles.get(stem, "full")}
         translations = load_translations(sources[stem], language) if language != "en" else {}
-        labelled = {meta["label"]: meta["kind"] for cell in nb.cells if cell.cell_type == "code"
-                    for out in cell.get("outputs", [])
-                    if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")}
+        labelled = {
+            meta["label"]: meta["kind"]
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            for out in cell.get("outputs", [])
+            if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")
+        }
         cells = []
         for cell in nb.cells:
             where = f"{stem}.ipynb, cell {cell.get('id', '?')}"
@@ -339,13 +407,28 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
             caption = CAPTION.match(english)
             text = caption["text"] if caption else english
             if language != "en" and english.strip():
-                text = _translated(text, bool(caption), translations.get(cell.get("id")), cell.source, values,
-                                   where, translations_path(sources[stem], language).name, language, result.problems)
+                text = _translated(
+                    text,
+                    bool(caption),
+                    translations.get(cell.get("id")),
+                    cell.source,
+                    values,
+                    where,
+                    translations_path(sources[stem], language).name,
+                    language,
+                    result.problems,
+                )
             new = copy.deepcopy(cell)
             new.source = text  # empty when the template chose to say nothing; the report drops it
             new.metadata["mnist_report"] = {"template": cell.source}
-            if caption and caption["kind"] == "tab" and caption["label"] not in labelled and cells \
-                    and cells[-1].cell_type == "markdown" and TABLE_RULE.search(cells[-1].source):
+            if (
+                caption
+                and caption["kind"] == "tab"
+                and caption["label"] not in labelled
+                and cells
+                and cells[-1].cell_type == "markdown"
+                and TABLE_RULE.search(cells[-1].source)
+            ):
                 # A table written in markdown (a template's rows) is captioned by the cell after it.
                 labelled[caption["label"]] = "table"
                 cells[-1].metadata["mnist_report"]["table_label"] = caption["label"]
@@ -353,9 +436,12 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
                 _number(new, caption, labelled, counts, names, language, where, errors)
             cells.append(new)
         captioned = {c.metadata["mnist_report"].get("label") for c in cells if c.cell_type == "markdown"}
-        errors += [f"{stem}.ipynb: the {kind} labelled {label!r} has no caption cell (add a markdown cell "
-                   f"`{kind.title()}: ... {{#{'fig' if kind == 'figure' else 'tab'}:{label}}}` after it)"
-                   for label, kind in labelled.items() if label not in captioned]
+        errors += [
+            f"{stem}.ipynb: the {kind} labelled {label!r} has no caption cell (add a markdown cell "
+            f"`{kind.title()}: ... {{#{'fig' if kind == 'figure' else 'tab'}:{label}}}` after it)"
+            for label, kind in labelled.items()
+            if label not in captioned
+        ]
         note = profile_note(values["profile"], language, (overrides or {}).get(stem))
         if note is not None:  # after the notebook's opening cell
             first = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), -1)
@@ -373,8 +459,9 @@ def render(notebooks: dict[str, object], sources: dict[str, Path], profiles: dic
     return result
 
 
-def _number(cell, caption, labelled: dict, counts: dict, names: dict, language: str, where: str,
-            errors: list[str]) -> None:
+def _number(
+    cell, caption, labelled: dict, counts: dict, names: dict, language: str, where: str, errors: list[str]
+) -> None:
     """Make a rendered caption cell read "**Figure N.** text" and record its number and label."""
     words = WORDS[language]
     kind, label = KINDS[caption["kind"]], caption["label"]
@@ -386,13 +473,23 @@ def _number(cell, caption, labelled: dict, counts: dict, names: dict, language: 
     counts[kind] += 1
     names[key] = name = f"{words[kind]} {counts[kind]}"
     text = cell.source.strip()
-    cell.metadata["mnist_report"].update(kind=kind, label=label, number=counts[kind], caption=text,
-                                         prefix=f"{name}{words['caption_sep']}")
+    cell.metadata["mnist_report"].update(
+        kind=kind, label=label, number=counts[kind], caption=text, prefix=f"{name}{words['caption_sep']}"
+    )
     cell.source = (f"**{name}.** " if language == "en" else f"**{name}**{words['caption_sep']}") + text
 
 
-def _translated(english: str, is_caption: bool, entry: dict | None, template: str, values: dict, where: str,
-                file: str, language: str, problems: list[str]) -> str:
+def _translated(
+    english: str,
+    is_caption: bool,
+    entry: dict | None,
+    template: str,
+    values: dict,
+    where: str,
+    file: str,
+    language: str,
+    problems: list[str],
+) -> str:
     """A cell rendered in ``language`` from its translation, else its English (noting in ``problems``
     what is missing or out of date). A caption's translation may be its text alone."""
     if entry is None:
@@ -400,8 +497,10 @@ def _translated(english: str, is_caption: bool, entry: dict | None, template: st
             problems.append(f"{where}: no {language} translation in {file}; shown in English")
         return english
     if entry["en"] != english_hash(template):
-        problems.append(f"{where}: the {language} translation is out of date (its English changed); "
-                        f"`mnist-study translations` shows it")
+        problems.append(
+            f"{where}: the {language} translation is out of date (its English changed); "
+            f"`mnist-study translations` shows it"
+        )
     text = render_text(entry["text"], values, language, f"{where} ({language})")
     if is_caption:
         inner = CAPTION.match(text)
@@ -411,11 +510,13 @@ def _translated(english: str, is_caption: bool, entry: dict | None, template: st
 
 def _resolve(text: str, names: dict[str, str], errors: list[str], where: str) -> str:
     """Replace [@fig:label] / [@tab:label] with "Figure N" / "Table N"."""
+
     def one(m):
         key = f"{m.group(1)}:{m.group(2)}"
         if key not in names:
             errors.append(f"{where}: [@{key}] refers to no captioned {KINDS[m.group(1)]}")
         return names.get(key, m.group(0))
+
     return REFERENCE.sub(one, text)
 
 
@@ -452,6 +553,7 @@ def _localize_outputs(cell, language: str, where: str) -> list[str]:
 
 # --- checks on the source notebooks ---------------------------------------------------
 
+
 def published_names(nb) -> set[str]:
     """The names a source notebook's code publishes: the keywords of its ``display.facts`` calls."""
     import ast
@@ -465,8 +567,13 @@ def published_names(nb) -> set[str]:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "facts"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "display"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "facts"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "display"
+            ):
                 found |= {k.arg for k in node.keywords if k.arg}
     return found
 
@@ -509,9 +616,14 @@ def check_source(path: Path, languages=("zh",)) -> list[str]:
                 problems.append(f"{where}: {language} template syntax error: {e}")
                 continue
             if theirs != names:
-                problems.append(f"{where}: the {language} translation uses {sorted(theirs)}, the English {sorted(names)}")
+                problems.append(
+                    f"{where}: the {language} translation uses {sorted(theirs)}, the English {sorted(names)}"
+                )
             if sorted(REFERENCE.findall(entry["text"])) != sorted(REFERENCE.findall(english)):
                 problems.append(f"{where}: the {language} translation cites other figures or tables than the English")
-        problems += [f"{path.name}: {language} translation of {key!r}, which is no markdown cell"
-                     for key in translations if key not in sources]
+        problems += [
+            f"{path.name}: {language} translation of {key!r}, which is no markdown cell"
+            for key in translations
+            if key not in sources
+        ]
     return problems

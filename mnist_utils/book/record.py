@@ -12,9 +12,15 @@ from mnist_utils.book import cache
 from mnist_utils.book.notebooks import Layout
 
 # Why a notebook runs, for the log: the input names of ``cache.notebook_inputs``.
-INPUT_NAMES = {"code": "its code", "markdown": "its text", "parameters": "its parameters",
-               "modules": "the mnist_utils code it imports", "data": "the data",
-               "environment": "package versions or GPUs", "reads": "the upstream artifacts it reads"}
+INPUT_NAMES = {
+    "code": "its code",
+    "markdown": "its text",
+    "parameters": "its parameters",
+    "modules": "the mnist_utils code it imports",
+    "data": "the data",
+    "environment": "package versions or GPUs",
+    "reads": "the upstream artifacts it reads",
+}
 
 
 def outputs_digest(layout: Layout, stem: str) -> str:
@@ -28,7 +34,7 @@ def outputs_digest(layout: Layout, stem: str) -> str:
         try:
             cells = nbformat.read(path, as_version=4).cells
             executed = cache.digest([[c.source, c.get("outputs", [])] for c in cells if c.cell_type == "code"])
-        except Exception:  # noqa: BLE001 - an unreadable copy is simply not up to date
+        except Exception:
             executed = "unreadable"
     return cache.digest({"executed": executed, "artifacts": cache.tree_digest(layout.artifacts / stem)})
 
@@ -68,15 +74,18 @@ def choose_profile(layout: Layout, requested: str | None) -> tuple[str, str | No
     previous = last_profile(read(layout.run_record))
     folder = os.path.relpath(layout.report) if layout.report.is_relative_to(Path.cwd()) else str(layout.report)
     if requested is None and previous:
-        return previous, (f"Profile: {previous}, the one the last run in {folder}/ used "
-                          f"(--profile NAME for another).")
+        return previous, (f"Profile: {previous}, the one the last run in {folder}/ used (--profile NAME for another).")
     if requested is None:
-        return "full", ("Profile: full, the study as reported: tens of minutes on a laptop's CPU. "
-                        "`mnist-study run --profile smoke` runs every notebook in a few minutes instead, "
-                        "with numbers that are not results.")
+        return "full", (
+            "Profile: full, the study as reported: tens of minutes on a laptop's CPU. "
+            "`mnist-study run --profile smoke` runs every notebook in a few minutes instead, "
+            "with numbers that are not results."
+        )
     if previous and requested != previous:
-        return requested, (f"Profile: {requested}; the last run in {folder}/ used {previous}, "
-                           f"whose results the notebooks that run now replace.")
+        return requested, (
+            f"Profile: {requested}; the last run in {folder}/ used {previous}, "
+            f"whose results the notebooks that run now replace."
+        )
     return requested, None
 
 
@@ -95,20 +104,25 @@ def disagreements(layout: Layout, record: dict) -> list[str]:
             continue
         try:
             reads = cache.declared_reads(nbformat.read(path, as_version=4))
-        except Exception:  # noqa: BLE001 - an unreadable copy: nothing to compare, the build names it
+        except Exception:
             continue
         now = cache.reads_digest(layout.artifacts, reads)
         if cache.digest(now) != recorded:
             before = entry.get("read_digests")  # which ones changed (records from before it: all are named)
             upstream = sorted({rel.split("/")[0] for rel in reads if before is None or before.get(rel) != now[rel]})
-            problems.append(f"{stem} ran before the artifacts it reads from {', '.join(upstream)} last changed, "
-                            f"so its text and figures cite their old values")
+            problems.append(
+                f"{stem} ran before the artifacts it reads from {', '.join(upstream)} last changed, "
+                f"so its text and figures cite their old values"
+            )
     profiles: dict[str, list[str]] = {}
     for stem, entry in runs.items():
         profiles.setdefault(entry.get("profile", "?"), []).append(stem)
     if len(profiles) > 1:
-        problems.append("the notebooks ran with different profiles ("
-                        + "; ".join(f"{p}: {', '.join(stems)}" for p, stems in profiles.items()) + ")")
+        problems.append(
+            "the notebooks ran with different profiles ("
+            + "; ".join(f"{p}: {', '.join(stems)}" for p, stems in profiles.items())
+            + ")"
+        )
     return problems
 
 

@@ -45,16 +45,33 @@ SETTINGS = {  # key -> (type, default)
 LOCALIZED = ("title", "subtitle", "author", "major_class", "institution", "course")
 # The cover page's rows, as a course paper lists them: setting -> label.
 COVER_FIELDS = {
-    "en": {"author": "Name", "student_id": "Student ID", "major_class": "Major and class",
-           "course": "Course", "institution": "Institution", "date": "Date"},
-    "zh": {"author": "学生姓名", "student_id": "学号", "major_class": "专业班级",
-           "course": "课程", "institution": "学院", "date": "完成日期"},
+    "en": {
+        "author": "Name",
+        "student_id": "Student ID",
+        "major_class": "Major and class",
+        "course": "Course",
+        "institution": "Institution",
+        "date": "Date",
+    },
+    "zh": {
+        "author": "学生姓名",
+        "student_id": "学号",
+        "major_class": "专业班级",
+        "course": "课程",
+        "institution": "学院",
+        "date": "完成日期",
+    },
 }
 # The contents' heading in each language.
 CONTENTS = {"en": "Contents", "zh": "目录"}
 # Where Debian's fonts-noto-cjk puts the CJK fonts the Chinese PDF is set in (templates/mnist_latex).
 CJK_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
-CJK_FONT_FILES = ("NotoSerifCJK-Regular.ttc", "NotoSerifCJK-Bold.ttc", "NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc")
+CJK_FONT_FILES = (
+    "NotoSerifCJK-Regular.ttc",
+    "NotoSerifCJK-Bold.ttc",
+    "NotoSansCJK-Regular.ttc",
+    "NotoSansCJK-Bold.ttc",
+)
 MATHJAX_PACKAGE = "mathjax@3.2.2"
 MATHJAX_FILE = "es5/tex-svg.js"
 MATHJAX_SHA256 = "d4295dc33744836935c1399feece5159577b34c5c8ffb9f1c6324cd82e03a882"
@@ -94,16 +111,19 @@ def load_settings(path: Path, language: str | None = None) -> dict:
         raw["language"] = language
     chosen = raw.get("language") or SETTINGS["language"][1]
     if chosen not in i18n.LANGUAGES:
-        raise ReportError(f"Report settings {path}: 'language' must be one of {', '.join(i18n.LANGUAGES)}, "
-                          f"got {chosen!r}.")
+        raise ReportError(
+            f"Report settings {path}: 'language' must be one of {', '.join(i18n.LANGUAGES)}, got {chosen!r}."
+        )
     settings = {}
     for key, (kind, default) in SETTINGS.items():
         value = raw.get(key, default)
         if key in LOCALIZED and isinstance(value, dict):
             bad = sorted(set(value) - set(i18n.LANGUAGES))
             if bad:
-                raise ReportError(f"Report settings {path}: {key!r} has value(s) for unknown language(s) "
-                                  f"{bad}; known: {', '.join(i18n.LANGUAGES)}.")
+                raise ReportError(
+                    f"Report settings {path}: {key!r} has value(s) for unknown language(s) "
+                    f"{bad}; known: {', '.join(i18n.LANGUAGES)}."
+                )
             value = value.get(chosen, value.get("en"))
         value = default if value is None else value
         if kind is str and isinstance(value, int) and not isinstance(value, bool):
@@ -154,11 +174,11 @@ def _anchor(text: str) -> str:
 
 
 def _title_html(s: dict) -> str:
-    rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-                   for label, value in cover_fields(s))
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>" for label, value in cover_fields(s)
+    )
     sub = f'<div class="subtitle">{html.escape(s["subtitle"])}</div>' if s["subtitle"] else ""
-    return (f'<div class="report-title"><h1>{html.escape(s["title"])}</h1>{sub}'
-            f'<table class="cover">{rows}</table></div>')
+    return f'<div class="report-title"><h1>{html.escape(s["title"])}</h1>{sub}<table class="cover">{rows}</table></div>'
 
 
 def _toc_html(found: list[tuple[int, str]], language: str = "en") -> str:
@@ -187,14 +207,24 @@ def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
     values = {
         "profiles": sorted({runs[n]["profile"] for n in shown}),
         "jobs": max((runs[n].get("jobs", 1) for n in shown), default=1),
-        "commit": env.get("git_commit"), "dirty": env.get("git_dirty"),
-        "python": env.get("python", "?"), "platform": env.get("platform", "?"), "cpu": env.get("cpu", "?"),
-        "cpu_count": env.get("cpu_count", "?"), "gpus": env.get("gpus") or [],
-        "packages": env.get("packages", {}), "data": record.get("data", {}),
-        "parameters": [(n, k, json.dumps(v), k in runs[n].get("overrides", {}))
-                       for n in shown for k, v in runs[n]["parameters"].items()],
-        "runs": [(n, runs[n]["profile"], runs[n]["seconds"],
-                  runs[n]["finished"].replace("+00:00", "").replace("T", " ")) for n in shown],
+        "commit": env.get("git_commit"),
+        "dirty": env.get("git_dirty"),
+        "python": env.get("python", "?"),
+        "platform": env.get("platform", "?"),
+        "cpu": env.get("cpu", "?"),
+        "cpu_count": env.get("cpu_count", "?"),
+        "gpus": env.get("gpus") or [],
+        "packages": env.get("packages", {}),
+        "data": record.get("data", {}),
+        "parameters": [
+            (n, k, json.dumps(v), k in runs[n].get("overrides", {}))
+            for n in shown
+            for k, v in runs[n]["parameters"].items()
+        ],
+        "runs": [
+            (n, runs[n]["profile"], runs[n]["seconds"], runs[n]["finished"].replace("+00:00", "").replace("T", " "))
+            for n in shown
+        ],
     }
     return prose.section("appendix", values, language)
 
@@ -204,14 +234,22 @@ def code_appendix(executed: list[Path], language: str = "en") -> str:
     values papermill injected are in the reproducibility appendix instead)."""
     import nbformat
 
-    parts = ["# 附录：代码" if language == "zh" else "# Appendix: code",
-             "每个笔记本的代码单元，按运行顺序排列；`mnist_utils` 包的源代码随项目一起提供。" if language == "zh" else
-             "Each notebook's code cells in the order they ran; the `mnist_utils` package they import "
-             "comes with the project."]
+    parts = [
+        "# 附录：代码" if language == "zh" else "# Appendix: code",
+        "每个笔记本的代码单元，按运行顺序排列；`mnist_utils` 包的源代码随项目一起提供。"
+        if language == "zh"
+        else "Each notebook's code cells in the order they ran; the `mnist_utils` package they import "
+        "comes with the project.",
+    ]
     for path in executed:
         cells = nbformat.read(path, as_version=4).cells
-        code = [c.source.strip() for c in cells if c.cell_type == "code" and c.source.strip()
-                and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+        code = [
+            c.source.strip()
+            for c in cells
+            if c.cell_type == "code"
+            and c.source.strip()
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+        ]
         parts.append(f"## {path.stem}")
         parts += [f"```python\n{source}\n```" for source in code]
     return "\n\n".join(parts)
@@ -228,11 +266,20 @@ def attach_captions(cells) -> list:
     captions, where the HTML and LaTeX templates set it, and drop the cell."""
     from mnist_utils import display
 
-    outputs = {meta["label"]: out for cell in cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-               if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")}
+    outputs = {
+        meta["label"]: out
+        for cell in cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if (meta := out.get("metadata", {}).get("mnist_report", {})).get("label")
+    }
     # Tables written in markdown: the templates set their caption above them (markdowncell blocks).
-    tables = {meta["table_label"]: cell for cell in cells if cell.cell_type == "markdown"
-              if (meta := cell.get("metadata", {}).get("mnist_report", {})).get("table_label")}
+    tables = {
+        meta["table_label"]: cell
+        for cell in cells
+        if cell.cell_type == "markdown"
+        if (meta := cell.get("metadata", {}).get("mnist_report", {})).get("table_label")
+    }
     kept = []
     for cell in cells:
         meta = cell.get("metadata", {}).get("mnist_report", {})
@@ -241,23 +288,26 @@ def attach_captions(cells) -> list:
             continue
         if meta["kind"] == "table" and meta["label"] in tables:
             tables[meta["label"]].metadata["mnist_report"].update(
-                caption=meta["caption"], prefix=meta["prefix"], number=meta["number"])
+                caption=meta["caption"], prefix=meta["prefix"], number=meta["number"]
+            )
             continue
         out = outputs[meta["label"]]  # prose.render checked that it is there
         out.metadata["mnist_report"].update(caption=meta["caption"], prefix=meta["prefix"], number=meta["number"])
         if meta["kind"] == "table":
-            out.data["text/html"] = (f"<figure><figcaption><b>{html.escape(meta['prefix'])}</b>"
-                                     f"{html.escape(meta['caption'])}</figcaption>{out.data['text/html']}</figure>")
+            out.data["text/html"] = (
+                f"<figure><figcaption><b>{html.escape(meta['prefix'])}</b>"
+                f"{html.escape(meta['caption'])}</figcaption>{out.data['text/html']}</figure>"
+            )
             inner = out.data["text/latex"].removeprefix(display.LATEX_TABLE[0]).removesuffix(display.LATEX_TABLE[1])
-            out.data["text/latex"] = (f"\\begin{{table}}[H]\\centering\\small\n\\caption{{{_tex(meta['caption'])}}}\n"
-                                      f"{inner}\\end{{table}}")
+            out.data["text/latex"] = (
+                f"\\begin{{table}}[H]\\centering\\small\n\\caption{{{_tex(meta['caption'])}}}\n{inner}\\end{{table}}"
+            )
     return kept
 
 
 def _tex(text: str) -> str:
     """Escape the LaTeX special characters that can occur in captions."""
-    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
+    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
         text = text.replace(a, b)
     return text
 
@@ -269,10 +319,10 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
     Args:
         metrics: each notebook's metrics.json (``summary.load``).
     """
-    from mnist_utils.book import prose
-
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from mnist_utils.book import prose
 
     body = []
     for path in executed:
@@ -297,16 +347,23 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
         body.append(new_markdown_cell(code_appendix(executed, language), id="code"))
     abstract = summary.abstract(metrics, record, language)
     # The PDF sets the cover, abstract and contents in its title block (templates/mnist_latex).
-    front = [new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
-             new_markdown_cell(abstract, id="abstract", metadata={"tags": ["html-only"]}),
-             new_markdown_cell(_toc_html(headings(body), language), id="toc", metadata={"tags": ["html-only"]})]
+    front = [
+        new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),
+        new_markdown_cell(abstract, id="abstract", metadata={"tags": ["html-only"]}),
+        new_markdown_cell(_toc_html(headings(body), language), id="toc", metadata={"tags": ["html-only"]}),
+    ]
     meta = {
         "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
         "language_info": {"name": "python"},
         "title": settings["title"],
-        "mnist_report": {**settings, "cover": cover_fields(settings), "abstract": abstract,
-                         # Chinese text: the Chinese edition (or, in the code appendix, any Chinese in the code).
-                         "cjk": language == "zh" or settings["include_code"], "cjk_font_dir": f"{CJK_FONT_DIR}/"},
+        "mnist_report": {
+            **settings,
+            "cover": cover_fields(settings),
+            "abstract": abstract,
+            # Chinese text: the Chinese edition (or, in the code appendix, any Chinese in the code).
+            "cjk": language == "zh" or settings["include_code"],
+            "cjk_font_dir": f"{CJK_FONT_DIR}/",
+        },
         "language_code": language,  # the HTML's lang attribute (nbconvert takes ISO 639-1 codes only)
     }
     if settings["author"]:
@@ -342,8 +399,14 @@ def _preprocessors(drop_tag: str):
 
 def _exporter(cls, template: str, drop_tag: str, **kwargs):
     # The body shows what the code produced; the code itself, when asked for, is in an appendix.
-    exporter = cls(template_name=template, extra_template_basedirs=[str(TEMPLATES)],
-                   exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, **kwargs)
+    exporter = cls(
+        template_name=template,
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        **kwargs,
+    )
     for pre in _preprocessors(drop_tag):
         exporter.register_preprocessor(pre, enabled=True)
     return exporter
@@ -359,12 +422,15 @@ def mathjax_source(cache: Path | None = None) -> str:
     if not target.is_file():
         npm = shutil.which("npm")
         if npm is None:
-            raise ReportError(f"The HTML report inlines {MATHJAX_PACKAGE}, fetched with npm, which is "
-                              f"not installed. Install it (Debian/Ubuntu: apt-get install nodejs npm).")
+            raise ReportError(
+                f"The HTML report inlines {MATHJAX_PACKAGE}, fetched with npm, which is "
+                f"not installed. Install it (Debian/Ubuntu: apt-get install nodejs npm)."
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            proc = subprocess.run([npm, "pack", MATHJAX_PACKAGE, "--silent"], cwd=tmp,
-                                  capture_output=True, text=True, timeout=300)
+            proc = subprocess.run(
+                [npm, "pack", MATHJAX_PACKAGE, "--silent"], cwd=tmp, capture_output=True, text=True, timeout=300
+            )
             if proc.returncode != 0:
                 raise ReportError(f"`npm pack {MATHJAX_PACKAGE}` failed: {proc.stderr.strip()[-500:]}")
             with tarfile.open(next(Path(tmp).glob("*.tgz"))) as tar:
@@ -373,8 +439,7 @@ def mathjax_source(cache: Path | None = None) -> str:
                 staged.write_bytes(src.read())
             actual = data.file_digest(staged, "sha256")
             if actual != MATHJAX_SHA256:
-                raise ReportError(f"{MATHJAX_PACKAGE}/{MATHJAX_FILE}: expected SHA-256 "
-                                  f"{MATHJAX_SHA256}, got {actual}.")
+                raise ReportError(f"{MATHJAX_PACKAGE}/{MATHJAX_FILE}: expected SHA-256 {MATHJAX_SHA256}, got {actual}.")
             staged.replace(target)
     if data.file_digest(target, "sha256") != MATHJAX_SHA256:
         raise ReportError(f"{target} failed its SHA-256 check; delete it and build the report again.")
@@ -385,8 +450,13 @@ def build_html(nb) -> str:
     """The report as one self-contained HTML page."""
     from nbconvert import HTMLExporter
 
-    exporter = _exporter(HTMLExporter, "mnist_html", "latex-only", embed_images=True,
-                         language_code=nb.metadata.get("language_code", "en"))
+    exporter = _exporter(
+        HTMLExporter,
+        "mnist_html",
+        "latex-only",
+        embed_images=True,
+        language_code=nb.metadata.get("language_code", "en"),
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"mathjax_js": mathjax_source()})
     return body
 
@@ -414,8 +484,9 @@ def _converging_pdf_exporter(previous: Path | None = None):
                 self.log.critical("%s failed: %s\n%s", command[0], command, out)
 
             def state():
-                return [tex.with_suffix(s).read_bytes() if tex.with_suffix(s).is_file() else None
-                        for s in (".aux", ".toc")]
+                return [
+                    tex.with_suffix(s).read_bytes() if tex.with_suffix(s).is_file() else None for s in (".aux", ".toc")
+                ]
 
             def converge(seeded: bool) -> bool:
                 # A fixed point: the files a run wrote are those it read.
@@ -496,7 +567,8 @@ def build_pdf(nb, failed_dir: Path, previous: Path | None = None) -> bytes:
         raise ReportError(
             f"The PDF needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
             f"installed. `make report` installs them; by hand (Debian/Ubuntu): apt-get install "
-            f"texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc")
+            f"texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc"
+        )
     if nb.metadata.get("mnist_report", {}).get("cjk"):
         fonts = [f for f in CJK_FONT_FILES if not (CJK_FONT_DIR / f).is_file()]
         xecjk = subprocess.run(["kpsewhich", "xeCJK.sty"], capture_output=True, text=True).stdout.strip()
@@ -505,10 +577,12 @@ def build_pdf(nb, failed_dir: Path, previous: Path | None = None) -> bytes:
                 "Chinese text in the PDF (the Chinese edition, or the code appendix) needs the Noto CJK fonts in "
                 f"{CJK_FONT_DIR} and LaTeX's xeCJK package"
                 f"{' (missing: ' + ', '.join(fonts) + ')' if fonts else ''}. `make setup` installs them; by hand "
-                "(Debian/Ubuntu): apt-get install fonts-noto-cjk texlive-lang-cjk")
+                "(Debian/Ubuntu): apt-get install fonts-noto-cjk texlive-lang-cjk"
+            )
     pandoc = PandocCache(previous / "pandoc.json" if previous is not None else None)
-    exporter = _exporter(_converging_pdf_exporter(previous), "mnist_latex", "html-only",
-                         filters={"convert_pandoc": pandoc.convert})
+    exporter = _exporter(
+        _converging_pdf_exporter(previous), "mnist_latex", "html-only", filters={"convert_pandoc": pandoc.convert}
+    )
     try:
         pdf, _ = exporter.from_notebook_node(nb)
     except LatexFailed as e:
@@ -516,17 +590,21 @@ def build_pdf(nb, failed_dir: Path, previous: Path | None = None) -> bytes:
         language = nb.metadata.get("language_code", "en")  # editions may build side by side
         log = failed_dir / f"mnist_report{'' if language == 'en' else '_' + language}.latex.log"
         log.write_text(e.output or "", encoding="utf-8")
-        raise ReportError(f"xelatex failed to build the PDF; its output is in {log}. "
-                          f"The previous report files are unchanged.") from None
+        raise ReportError(
+            f"xelatex failed to build the PDF; its output is in {log}. The previous report files are unchanged."
+        ) from None
     pandoc.save()
     return pdf
 
 
 def _warn_untranslated(problems: list[str], language: str, warn) -> None:
     if problems:
-        warn(f"warning: {len(problems)} item(s) of the report have no up-to-date {language} edition and show in "
-             f"English, out of date or with missing glyphs:\n  - " + "\n  - ".join(problems[:20])
-             + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+        warn(
+            f"warning: {len(problems)} item(s) of the report have no up-to-date {language} edition and show in "
+            f"English, out of date or with missing glyphs:\n  - "
+            + "\n  - ".join(problems[:20])
+            + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        )
 
 
 def build_inputs(layout: Layout, settings: dict, executed: list[Path], metrics: dict) -> dict[str, str]:
@@ -539,8 +617,9 @@ def build_inputs(layout: Layout, settings: dict, executed: list[Path], metrics: 
         "notebooks": cache.digest({p.name: cache.file_digest(p) for p in executed}),
         "run_record": cache.file_digest(layout.run_record) if layout.run_record.is_file() else "",
         "metrics": cache.digest(metrics),
-        "builder": cache.digest([cache.file_digest(Path(__file__)),
-                                 cache.modules_digest(Path(__file__).read_text(encoding="utf-8"))]),
+        "builder": cache.digest(
+            [cache.file_digest(Path(__file__)), cache.modules_digest(Path(__file__).read_text(encoding="utf-8"))]
+        ),
         "templates": cache.tree_digest(TEMPLATES),
         "nbconvert": metadata.version("nbconvert"),
     }
@@ -550,8 +629,14 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
-          force: bool = False, language: str | None = None, warn=_to_stderr) -> tuple[list[Path], bool]:
+def build(
+    layout: Layout,
+    settings_path: Path,
+    include_code: bool | None = None,
+    force: bool = False,
+    language: str | None = None,
+    warn=_to_stderr,
+) -> tuple[list[Path], bool]:
     """Build the report's HTML and PDF from the executed notebooks: ``report/mnist_report.html``
     and ``.pdf`` in English, ``mnist_report_zh.*`` in Chinese (``report_paths``).
 
@@ -567,8 +652,9 @@ def build(layout: Layout, settings_path: Path, include_code: bool | None = None,
         return _build(layout, settings_path, include_code, force, language, warn)
 
 
-def build_editions(layout: Layout, settings_path: Path, include_code: bool | None = None,
-                   force: bool = False) -> list[tuple[list[Path], bool]]:
+def build_editions(
+    layout: Layout, settings_path: Path, include_code: bool | None = None, force: bool = False
+) -> list[tuple[list[Path], bool]]:
     """:func:`build` for every edition (``i18n.LANGUAGES``), side by side in separate processes.
 
     Each edition spends most of its time in single-threaded work (pandoc, xelatex,
@@ -586,16 +672,19 @@ def build_editions(layout: Layout, settings_path: Path, include_code: bool | Non
             return [_build(layout, settings_path, include_code, force, lang, _to_stderr) for lang in i18n.LANGUAGES]
         # fork: the children start with this process's imports instead of importing again.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_build, layout, settings_path, include_code, force, lang, _to_stderr)
-                       for lang in i18n.LANGUAGES]
+            futures = [
+                pool.submit(_build, layout, settings_path, include_code, force, lang, _to_stderr)
+                for lang in i18n.LANGUAGES
+            ]
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             raise errors[0]
         return [f.result() for f in futures]
 
 
-def _build(layout: Layout, settings_path: Path, include_code: bool | None, force: bool, language: str | None,
-           warn) -> tuple[list[Path], bool]:
+def _build(
+    layout: Layout, settings_path: Path, include_code: bool | None, force: bool, language: str | None, warn
+) -> tuple[list[Path], bool]:
     """:func:`build`'s work, once it holds the report folder's lock."""
     from mnist_utils.book import pipeline
 
@@ -608,15 +697,18 @@ def _build(layout: Layout, settings_path: Path, include_code: bool | None, force
     stems = list(record.get("notebooks", {}))
     missing = [stem for stem in stems if not (layout.executed / f"{stem}.ipynb").is_file()]
     if not stems or missing:
-        raise ReportError(f"No executed {', '.join(missing) or 'notebooks'} in {layout.executed}. "
-                          f"Run `mnist-study run` first.")
+        raise ReportError(
+            f"No executed {', '.join(missing) or 'notebooks'} in {layout.executed}. Run `mnist-study run` first."
+        )
     problems = disagreements(layout, record)
     where = "" if layout.report == default_layout().report else f" --report-dir {layout.report}"
     if problems:
         raise ReportError(
             "The report would contradict itself, so it was not built (the report files are unchanged):\n  - "
-            + "\n  - ".join(problems) + f"\nBring them up to date with `mnist-study run --profile "
-            f"{last_profile(record)}{where}` (it re-runs only what is out of date), then build the report again.")
+            + "\n  - ".join(problems)
+            + f"\nBring them up to date with `mnist-study run --profile "
+            f"{last_profile(record)}{where}` (it re-runs only what is out of date), then build the report again."
+        )
     # A translation or template edited since the run is picked up here; nothing executes.
     problems = pipeline.render(layout, (language,))
     executed = [layout.rendered(language) / f"{stem}.ipynb" for stem in stems]

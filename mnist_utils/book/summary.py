@@ -10,10 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 KEYWORDS = {
-    "en": ("handwritten digit recognition", "MNIST", "multilayer perceptron", "convolutional neural network",
-           "regularization", "calibration", "reproducibility"),
+    "en": (
+        "handwritten digit recognition",
+        "MNIST",
+        "multilayer perceptron",
+        "convolutional neural network",
+        "regularization",
+        "calibration",
+        "reproducibility",
+    ),
     "zh": ("手写数字识别", "MNIST", "多层感知机", "卷积神经网络", "正则化", "校准", "可复现性"),
 }
 # The works the study relies on, cited in the conclusions and the notebooks' prose.
@@ -44,8 +50,10 @@ REFERENCES = (
 
 def load(artifacts_dir: Path) -> dict[str, dict]:
     """Each notebook's ``metrics.json`` that exists, by notebook name."""
-    return {p.parent.name: json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(Path(artifacts_dir).glob("*/metrics.json"))}
+    return {
+        p.parent.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(Path(artifacts_dir).glob("*/metrics.json"))
+    }
 
 
 def facts(metrics: dict[str, dict], record: dict) -> dict:
@@ -55,41 +63,64 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
     profiles = sorted({n["profile"] for n in runs.values()})
     overridden = any(n.get("overrides") for n in runs.values())
     env = record.get("environment", {})
-    out = {"profiles": profiles, "reduced": profiles not in ([], ["full"]) or overridden, "overridden": overridden,
-           "machine": {"cpu_count": env.get("cpu_count"), "gpus": len(env.get("gpus") or [])},
-           "baseline": None, "optimizers": None, "regularization": None, "cnn": None, "errors": None,
-           "papers": None}
+    out = {
+        "profiles": profiles,
+        "reduced": profiles not in ([], ["full"]) or overridden,
+        "overridden": overridden,
+        "machine": {"cpu_count": env.get("cpu_count"), "gpus": len(env.get("gpus") or [])},
+        "baseline": None,
+        "optimizers": None,
+        "regularization": None,
+        "cnn": None,
+        "errors": None,
+        "papers": None,
+    }
     if (m := metrics.get("02_mlp_baseline")) is not None:
-        out["baseline"] = {"hidden_units": m["hidden_units"], "seeds": len(m["seeds"]),
-                           "test_accuracy": m["test_accuracy"]}
+        out["baseline"] = {
+            "hidden_units": m["hidden_units"],
+            "seeds": len(m["seeds"]),
+            "test_accuracy": m["test_accuracy"],
+        }
     if (m := metrics.get("03_optimizers_activations")) is not None:
         best = m["best"]
-        out["optimizers"] = {"activation": best["activation"], "optimizer": best["optimizer"],
-                             "test_accuracy": best["test_accuracy"],
-                             "relu_adam_best": (best["activation"], best["optimizer"]) == ("relu", "adam"),
-                             "relu_adam_test_accuracy": m.get("relu_adam_test_accuracy"),
-                             "optimizers": len({r["optimizer"] for r in m["runs"]}),
-                             "activations": len({r["activation"] for r in m["runs"]})}
+        out["optimizers"] = {
+            "activation": best["activation"],
+            "optimizer": best["optimizer"],
+            "test_accuracy": best["test_accuracy"],
+            "relu_adam_best": (best["activation"], best["optimizer"]) == ("relu", "adam"),
+            "relu_adam_test_accuracy": m.get("relu_adam_test_accuracy"),
+            "optimizers": len({r["optimizer"] for r in m["runs"]}),
+            "activations": len({r["activation"] for r in m["runs"]}),
+        }
     if (m := metrics.get("04_regularization")) is not None:
-        out["regularization"] = {"hidden": m["hidden"], "setting": m["best"]["setting"],
-                                 "test_accuracy": m["best"]["test_accuracy"], "meets_target": m["best"]["meets_target"],
-                                 "target": runs.get("04_regularization", {}).get("parameters", {}).get("target")}
+        out["regularization"] = {
+            "hidden": m["hidden"],
+            "setting": m["best"]["setting"],
+            "test_accuracy": m["best"]["test_accuracy"],
+            "meets_target": m["best"]["meets_target"],
+            "target": runs.get("04_regularization", {}).get("parameters", {}).get("target"),
+        }
     if (m := metrics.get("05_cnn")) is not None:
         exports = {e["format"]: e for e in m.get("exports", [])}
         int8, keras = exports.get("TFLite int8"), exports.get("Keras")
-        out["cnn"] = {"test_accuracy": m["ours"]["test_accuracy"], "ensemble": m["ours"]["ensemble_test_accuracy"],
-                      "seeds": len(m.get("runs", {}).get("our CNN", [])),
-                      "warmup_epochs": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_warmup_epochs"),
-                      "int8_accuracy": int8["test accuracy (%)"] if int8 and keras else None,
-                      "int8_smaller": keras["file size (KB)"] / int8["file size (KB)"] if int8 and keras else None}
+        out["cnn"] = {
+            "test_accuracy": m["ours"]["test_accuracy"],
+            "ensemble": m["ours"]["ensemble_test_accuracy"],
+            "seeds": len(m.get("runs", {}).get("our CNN", [])),
+            "warmup_epochs": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_warmup_epochs"),
+            "int8_accuracy": int8["test accuracy (%)"] if int8 and keras else None,
+            "int8_smaller": keras["file size (KB)"] / int8["file size (KB)"] if int8 and keras else None,
+        }
     if (m := metrics.get("06_error_analysis")) is not None:
         cal = {row["model"]: row for row in m.get("calibration", [])}.get("CNN")
         fgsm = m.get("robustness", {}).get("FGSM ε", {}).get("CNN")
         out["errors"] = {
-            "mlp": m["test_accuracy"]["MLP"], "cnn": m["test_accuracy"]["CNN"],
+            "mlp": m["test_accuracy"]["MLP"],
+            "cnn": m["test_accuracy"]["CNN"],
             "gap": m["test_accuracy"]["CNN"] - m["test_accuracy"]["MLP"],
             "top_confusion": (m.get("top_confusions_cnn") or [None])[0],
-            "ece_before": cal["ECE before (%)"] if cal else None, "ece_after": cal["ECE after (%)"] if cal else None,
+            "ece_before": cal["ECE before (%)"] if cal else None,
+            "ece_after": cal["ECE after (%)"] if cal else None,
             "fgsm_epsilon": fgsm["levels"][1] if fgsm and len(fgsm["levels"]) > 1 else None,
             "fgsm_accuracy": fgsm["accuracy"][1] if fgsm and len(fgsm["levels"]) > 1 else None,
             "other_writers": m.get("sklearn_digits_accuracy", {}).get("CNN"),
@@ -129,8 +160,11 @@ def paper_references(language: str = "en") -> list[str]:
         kind, year = words[paper["kind"]], paper["year"] or words[None]
         title = paper["title"][language]
         origin = "English title as given" if paper.get("english_title_given") else "title translated"
-        entries.append(f"{kind} {number}。《{title}》。{kind}，{year}。" if language == "zh" else
-                       f"{kind} {number}. *{title}* (in Chinese; {origin}). {kind}, {year}.")
+        entries.append(
+            f"{kind} {number}。《{title}》。{kind}，{year}。"
+            if language == "zh"
+            else f"{kind} {number}. *{title}* (in Chinese; {origin}). {kind}, {year}."
+        )
     return entries
 
 
