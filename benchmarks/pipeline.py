@@ -112,13 +112,13 @@ def add_sentence(path: Path, n: int) -> None:
 
 def add_translated_sentence(notebook: Path, n: int) -> None:
     """Add a sentence to the first Chinese entry of a notebook's translation file."""
-    from mnist_utils.book import prose
+    from mnist_utils.book import translations
 
-    entries = prose.load_translations(notebook, "zh")
+    entries = translations.load_translations(notebook, "zh")
     first = next(iter(entries))
     entries[first]["text"] += f"\n\n后来改过的一句话，第 {n} 句。"
-    prose.translations_path(notebook, "zh").write_text(
-        prose.dump_translations(entries, "zh", notebook.name), encoding="utf-8"
+    translations.translations_path(notebook, "zh").write_text(
+        translations.dump_translations(entries, "zh", notebook.name), encoding="utf-8"
     )
 
 

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from mnist_utils.book import prose
+from mnist_utils.book import prose, translations
 
 
 def test_filters_format_numbers_as_the_report_prints_them():
@@ -97,14 +97,14 @@ def test_chinese_comes_from_the_translation_file_and_stale_entries_are_flagged(t
     english = ["We reach **{{ acc | pct }}**.", "Figure: Accuracy {#fig:a}", "A sentence nobody translated."]
     nb = _executed(english, {"acc": 0.98})
     entries = {
-        "title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
-        "m0": {"en": prose.english_hash("We reached it."), "text": "我们达到 **{{ acc | pct }}**。"},
-        "m1": {"en": prose.english_hash(english[1]), "text": "准确率"},
+        "title": {"en": translations.english_hash("# Title"), "text": "# 标题"},
+        "m0": {"en": translations.english_hash("We reached it."), "text": "我们达到 **{{ acc | pct }}**。"},
+        "m1": {"en": translations.english_hash(english[1]), "text": "准确率"},
     }
-    path = prose.translations_path(tmp_path / "01_x.ipynb", "zh")
+    path = translations.translations_path(tmp_path / "01_x.ipynb", "zh")
     path.parent.mkdir()
-    path.write_text(prose.dump_translations(entries, "zh", "01_x.ipynb"), encoding="utf-8")
-    assert prose.load_translations(tmp_path / "01_x.ipynb", "zh") == entries
+    path.write_text(translations.dump_translations(entries, "zh", "01_x.ipynb"), encoding="utf-8")
+    assert translations.load_translations(tmp_path / "01_x.ipynb", "zh") == entries
     result = _render(nb, tmp_path, "zh", profile="smoke")
     cells = result.notebooks["01_x"].cells
     assert [c.source for c in cells if c.cell_type == "markdown"][:2] == [
@@ -131,12 +131,12 @@ def test_check_source_finds_unpublished_names_and_mismatched_translations(tmp_pa
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
     entries = {
-        "title": {"en": prose.english_hash("# Title"), "text": "# 标题"},
-        "m1": {"en": prose.english_hash("Over {{ n }} seeds."), "text": "{{ seeds }} 个种子。"},
+        "title": {"en": translations.english_hash("# Title"), "text": "# 标题"},
+        "m1": {"en": translations.english_hash("Over {{ n }} seeds."), "text": "{{ seeds }} 个种子。"},
         "gone": {"en": "0", "text": "旧的"},
     }
     path.parent.joinpath("zh").mkdir()
-    prose.translations_path(path, "zh").write_text(prose.dump_translations(entries, "zh", path.name))
+    translations.translations_path(path, "zh").write_text(translations.dump_translations(entries, "zh", path.name))
     problems = prose.check_source(path)
     assert problems == [
         "01_x.ipynb, cell m0: uses 'nn', which no display.facts call publishes",
@@ -171,11 +171,11 @@ def test_accepting_an_updated_translation_records_its_english(tmp_path):
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
     (tmp_path / "zh").mkdir()
-    entries = {"title": {"en": prose.english_hash("# Old title"), "text": "# 新标题"}}
-    prose.translations_path(path, "zh").write_text(prose.dump_translations(entries, "zh", path.name))
-    assert prose.stale_translations(path, "zh") == {"title": ("# New title", "# 新标题")}
-    assert prose.accept_translations(path, "zh") == ["title"]
-    assert prose.stale_translations(path, "zh") == {} and prose.check_source(path) == []
+    entries = {"title": {"en": translations.english_hash("# Old title"), "text": "# 新标题"}}
+    translations.translations_path(path, "zh").write_text(translations.dump_translations(entries, "zh", path.name))
+    assert translations.stale_translations(path, "zh") == {"title": ("# New title", "# 新标题")}
+    assert translations.accept_translations(path, "zh") == ["title"]
+    assert translations.stale_translations(path, "zh") == {} and prose.check_source(path) == []
 
 
 def test_number_filters_are_also_functions_for_markdown_tables():

@@ -5,7 +5,7 @@ import json
 import pytest
 from nbformat.v4 import new_markdown_cell
 
-from mnist_utils.book import environment, report
+from mnist_utils.book import environment, formats, report
 
 
 def test_settings_defaults_and_date(tmp_path):
@@ -34,7 +34,7 @@ def test_settings_unknown_key_and_wrong_type(tmp_path):
 
 def test_clean_text_removes_progress_bars_and_ansi():
     raw = "epoch 1\r\x1b[32m=====\x1b[0m done\nnext\x08 line\n"
-    assert report.clean_text(raw) == "===== done\nnext line\n"
+    assert formats.clean_text(raw) == "===== done\nnext line\n"
 
 
 def test_headings_skip_code_fences():
@@ -254,25 +254,25 @@ def test_pandoc_cache_converts_each_text_once_and_keeps_only_what_the_last_build
         lambda source, fmt, to, extra_args=None: calls.append((source, fmt, to)) or f"{to}:{source}",
     )
     path = tmp_path / "pandoc.json"
-    first = report.PandocCache(path)
+    first = formats.PandocCache(path)
     assert first.convert("*a*", "markdown", "latex") == "latex:*a*"
     assert first.convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 1
     assert first.convert("*a*", "markdown", "json", extra_args=[]) == "json:*a*" and len(calls) == 2
     first.save()
-    second = report.PandocCache(path)  # the next build: one text unchanged, one new
+    second = formats.PandocCache(path)  # the next build: one text unchanged, one new
     assert second.convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 2
     assert second.convert("*b*", "markdown", "latex") == "latex:*b*" and len(calls) == 3
     second.save()
     assert sorted(json.loads(path.read_text()).values()) == ["latex:*a*", "latex:*b*"]
     path.write_text("{damaged")
-    assert report.PandocCache(path).convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 4
+    assert formats.PandocCache(path).convert("*a*", "markdown", "latex") == "latex:*a*" and len(calls) == 4
 
 
 def test_pandoc_cache_gives_what_pandoc_gives(tmp_path):
     from nbconvert.filters import convert_pandoc
 
     text = "Some *emphasis*, $x^2$ and a [link](https://example.org)."
-    cached = report.PandocCache(tmp_path / "pandoc.json")
+    cached = formats.PandocCache(tmp_path / "pandoc.json")
     for _ in range(2):
         assert cached.convert(text, "markdown", "latex") == convert_pandoc(text, "markdown", "latex")
 
@@ -307,7 +307,7 @@ def test_a_markdown_table_s_caption_is_set_above_it_in_the_html_and_the_pdf():
         "number": 3,
     }
     nb = new_notebook(cells=kept, metadata={"mnist_report": {}})
-    html = report._exporter(__import__("nbconvert").HTMLExporter, "mnist_html", "latex-only").from_notebook_node(
+    html = formats._exporter(__import__("nbconvert").HTMLExporter, "mnist_html", "latex-only").from_notebook_node(
         nbformat.from_dict(nb)
     )[0]
     assert html.count("<figcaption>") == 1
@@ -317,7 +317,7 @@ def test_a_markdown_table_s_caption_is_set_above_it_in_the_html_and_the_pdf():
         < html.index("<figure><figcaption><b>Table 3. </b>Claims &amp; more</figcaption>")
         < html.index("<table>")
     )
-    latex = report._exporter(__import__("nbconvert").LatexExporter, "mnist_latex", "html-only").from_notebook_node(
+    latex = formats._exporter(__import__("nbconvert").LatexExporter, "mnist_latex", "html-only").from_notebook_node(
         nbformat.from_dict(nb)
     )[0]
     assert latex.count("\\captionof{table}") == 1
@@ -355,7 +355,7 @@ def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tm
         assert text in latex
         assert ("\\usepackage{xeCJK}" in latex) == (language == "zh")
         if language == "zh":
-            assert f"\\setCJKmainfont[Path={report.CJK_FONT_DIR}/, FontIndex=2" in latex
+            assert f"\\setCJKmainfont[Path={formats.CJK_FONT_DIR}/, FontIndex=2" in latex
 
 
 def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_path):
@@ -367,3 +367,19 @@ def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_pa
     config = json.loads(path.read_text())
     assert config["HTMLExporter"] == {"theme": "dark"}
     assert config["LatexExporter"] == {"exclude_input": True, **environment.NBCONVERT_CONFIG["LatexExporter"]}
+
+
+def test_the_report_is_rebuilt_when_any_module_of_the_book_changes(tmp_path):
+    """Not only report.py: the prose renderer, the summary and the formats make the report too."""
+    import shutil
+    from pathlib import Path
+
+    book = tmp_path / "book"
+    shutil.copytree(Path(report.__file__).parent, book, ignore=shutil.ignore_patterns("__pycache__", "templates"))
+    before = report.builder_digest(book)
+    assert report.builder_digest(book) == before
+    for module in ("summary.py", "prose.py", "formats.py"):
+        with open(book / module, "a", encoding="utf-8") as f:
+            f.write("\n# edited\n")
+        assert report.builder_digest(book) != before, module
+        before = report.builder_digest(book)

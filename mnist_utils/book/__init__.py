@@ -16,8 +16,11 @@ reader meets them:
 - ``environment``: the Jupyter kernel, nbconvert's configuration, and the machine the run records.
 - ``prose``: the notebooks' markdown templates filled with the values their code published,
   in English and in Chinese.
+- ``translations``: the Chinese of each markdown cell (``notebooks/zh/``) and when it is out of date.
 - ``summary``: the abstract, conclusions and references, from the notebooks' metrics.
-- ``report``: the HTML and the PDF.
-- ``errors``: the error every part raises with a message that says what to do.
+- ``report``: the report: the notebooks merged with a cover, abstract, conclusions and appendix,
+  rebuilt only when something it shows changed.
+- ``formats``: its HTML and its PDF, through nbconvert, pandoc and XeLaTeX.
+- ``errors``: the errors every part raises, with a message that says what to do.
 - ``templates/``: the report's nbconvert templates and the section templates of the prose.
 """

@@ -53,20 +53,20 @@ def _report(args) -> None:
 
 
 def _translations(args) -> int:
-    from mnist_utils.book import prose
+    from mnist_utils.book import prose, translations
 
     layout = notebooks.default_layout()
     chosen = notebooks.select(notebooks.discover(layout.notebooks), args.notebooks)
     found = 0
     for path in chosen:
         if args.accept:
-            for cell_id in prose.accept_translations(path, "zh"):
+            for cell_id in translations.accept_translations(path, "zh"):
                 print(f"{path.name}, cell {cell_id}: translation marked current")
         problems = prose.check_source(path)
         found += len(problems)
         for problem in problems:
             print(problem)
-        for cell_id, (english, chinese) in prose.stale_translations(path, "zh").items():
+        for cell_id, (english, chinese) in translations.stale_translations(path, "zh").items():
             print(
                 f"{path.name}, cell {cell_id}, out of date. Its English now:\n"
                 + "\n".join(f"    {line}" for line in english.splitlines())
