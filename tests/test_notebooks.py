@@ -138,3 +138,53 @@ def test_the_prose_types_no_figure_it_could_compute():
 )
 def test_the_figure_scan_finds_a_typed_figure_and_passes_the_allowed_ones(text, figures):
     assert typed_figures(text) == figures
+
+
+# Source prose that still holds more logic than a sentence should (more than one {% if %}, or a {% for %}
+# outside a table): to move into named macros beside `verdict`, as 05's spread and error_shift did.
+# The list only shrinks: an entry whose cell reads as prose now fails until it is removed.
+DENSE_PROSE = {
+    ("03_optimizers_activations", "cell-04-text"),
+    ("03_optimizers_activations", "cell-20-text"),
+    ("04_regularization", "cell-15-text"),
+    ("04_regularization", "cell-18-text"),
+    ("05_cnn", "cell-12"),
+    ("06_error_analysis", "cell-05-text"),
+    ("06_error_analysis", "cell-17"),
+    ("06_error_analysis", "cell-29"),
+    ("07_course_papers", "cell-16-text"),
+}
+
+
+def control_statements(text: str) -> tuple[int, int]:
+    """The ``{% if %}`` and ``{% for %}`` statements of a template (``elif`` and inline ``x if c else y``
+    not counted), the loops only outside a markdown table, whose rows a loop may build."""
+    import re
+
+    ifs = len(re.findall(r"\{%-?\s*if\b", text))
+    table = re.search(r"^\s*\|", text, re.M) is not None
+    fors = 0 if table else len(re.findall(r"\{%-?\s*for\b", text))
+    return ifs, fors
+
+
+def test_the_control_statement_count_sees_what_it_limits():
+    assert control_statements("{% if a %}x{% elif b %}y{% endif %} {{ 'p' if c else 'q' }}") == (1, 0)
+    assert control_statements("{%- if a %}x{% endif %}{% if b %}y{% endif %}") == (2, 0)
+    assert control_statements("We saw {% for d in ds %}{{ d }}{% endfor %}.") == (0, 1)
+    assert control_statements("| a | b |\n|--|--|\n{% for r in rows %}| {{ r }} | x |\n{% endfor %}") == (0, 0)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_source_prose_reads_as_sentences_with_blanks(path):
+    """A markdown cell holds at most one {% if %} and no {% for %} in its sentences (a table built row
+    by row is fine); more logic goes into a named macro (templates/sections/macros.en.md)."""
+    cells = json.loads(path.read_text())["cells"]
+    for cell in cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        ifs, fors = control_statements("".join(cell["source"]))
+        dense = ifs > 1 or fors > 0
+        if (path.stem, cell.get("id")) in DENSE_PROSE:
+            assert dense, f"{path.stem} {cell['id']} reads as prose now: remove it from DENSE_PROSE"
+        else:
+            assert not dense, f"{path.stem} {cell['id']}: {ifs} ifs, {fors} loops; move the logic into a macro"

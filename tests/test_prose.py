@@ -227,3 +227,30 @@ def test_every_rendered_copy_says_its_language(tmp_path):
     for language in ("en", "zh"):
         rendered = _render(nb, tmp_path, language).notebooks["01_x"]
         assert rendered.metadata["mnist_study"]["language"] == language
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_05s_spread_and_error_shift_macros_read_well_at_their_edges(language):
+    def say(template, **values):
+        return prose.render_text(template, values, language)
+
+    wide, narrow, alone = {"std": 0.004}, {"std": 0.002}, {"std": None}
+    larger, smaller, none = (
+        say("{{ spread(a, b) }}", a=a, b=b) for a, b in ((wide, narrow), (narrow, wide), (wide, alone))
+    )
+    assert len({larger, smaller, none}) == 3
+    assert ("0.40 against 0.20" in larger) if language == "en" else ("0.40 对 0.20" in larger)
+    assert ("no spread" in none) if language == "en" else ("没有可比较的差异" in none)
+    one = say("{{ error_shift(f, m) }}", f=[{"digit": 8, "per_seed": 2.0}], m=[])
+    two = say("{{ error_shift(f, m) }}", f=[{"digit": 8, "per_seed": 2.0}, {"digit": 2, "per_seed": 1.5}], m=[0, 7])
+    nothing = say("{{ error_shift(f, m) }}", f=[], m=[3])
+    if language == "en":
+        assert (
+            one == "Augmentation removes the most errors on digit 8 (2.0 fewer per seed); it adds errors on no digit."
+        )
+        assert two.startswith("Augmentation removes the most errors on digits 8 (2.0 fewer per seed), 2 (1.5")
+        assert two.endswith("it adds errors on 0, 7.") and nothing.startswith("Augmentation removes errors on no digit")
+    else:
+        assert one == "数据增强减少错误最多的数字是 8（每个种子少 2.0 个）；它增加错误的数字：无。"
+        assert "8（每个种子少 2.0 个）、2（每个种子少 1.5 个）" in two and two.endswith("0、7。")
+        assert nothing.startswith("数据增强没有减少任何数字的错误")
