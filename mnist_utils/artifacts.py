@@ -63,12 +63,22 @@ def save_json(path: str | os.PathLike, obj) -> None:
 
 
 def _require(path: Path) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Artifact {path} is missing. Run the notebook that writes it first "
-            f"(`mnist-study run --only {path.parent.name[:2]}`)."
-        )
-    return path
+    if path.is_file():
+        return path
+    rel = f"{path.parent.name}/{path.name}"
+    # Under the runner a notebook sees only the reads it declares, staged in
+    # report/.staging/NN_name/reads/; the artifact may well exist in report/artifacts/.
+    if len(path.parts) >= 5 and path.parts[-3] == "reads" and path.parts[-5] == ".staging":
+        if (path.parents[4] / "artifacts" / rel).is_file():
+            raise FileNotFoundError(
+                f"Artifact {rel} exists, but this notebook does not declare that it reads it, so the runner "
+                f'did not give it to the notebook. Add "{rel}" to the notebook\'s metadata '
+                f'("mnist_study": {{"reads": [...]}}, in JupyterLab\'s property inspector), then run again.'
+            )
+    raise FileNotFoundError(
+        f"Artifact {path} is missing. Run the notebook that writes it first "
+        f"(`mnist-study run --only {path.parent.name[:2]}`)."
+    )
 
 
 def load_json(path: str | os.PathLike):

@@ -794,3 +794,31 @@ def test_a_stale_notebook_is_named_with_the_upstream_notebooks_whose_artifacts_c
     ]
     del entry["read_digests"]  # a record from before the runner kept them: every upstream notebook is named
     assert "from 01_a, 02_b last changed" in record.disagreements(layout, run_record)[0]
+
+
+def test_an_undeclared_read_of_an_artifact_that_exists_says_to_declare_it(notebook_factory, tmp_path):
+    """The hint names the missing declaration, not a notebook to re-run; a truly missing artifact
+    still names the notebook that writes it."""
+    layout = _chain(notebook_factory, tmp_path)
+    reader = notebook_factory(
+        "04_u.ipynb",
+        body=[
+            "from pathlib import Path\nfrom mnist_utils import artifacts\n"
+            "artifacts.load_json(Path(artifacts_dir) / '01_w' / 'n.json')"
+        ],
+    )
+    with pytest.raises(pipeline.PipelineError) as err:
+        _states(layout)
+    assert "Artifact 01_w/n.json exists, but this notebook does not declare that it reads it" in str(err.value)
+    assert '"01_w/n.json"' in str(err.value) and "--only" not in str(err.value)
+    _set_reads(reader, ["01_w/n.json"])
+    assert _states(layout)["04_u"] == "executed"  # declared: it runs
+    (layout.artifacts / "01_w" / "n.json").unlink()
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"n.json is missing. Run the notebook that writes it first "
+        r"\(`mnist-study run --only 01`\)",
+    ):
+        from mnist_utils import artifacts
+
+        artifacts.load_json(layout.artifacts / "01_w" / "n.json")

@@ -254,3 +254,18 @@ def test_05s_spread_and_error_shift_macros_read_well_at_their_edges(language):
         assert one == "数据增强减少错误最多的数字是 8（每个种子少 2.0 个）；它增加错误的数字：无。"
         assert "8（每个种子少 2.0 个）、2（每个种子少 1.5 个）" in two and two.endswith("0、7。")
         assert nothing.startswith("数据增强没有减少任何数字的错误")
+
+
+def test_a_new_translation_file_starts_without_hashes_and_accept_writes_them(tmp_path):
+    """The README's recipe for a new notebook's Chinese: entries with `zh:` only, then --accept."""
+    path = tmp_path / "08_mine.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# My experiment", id="title")]), path)
+    (tmp_path / "zh").mkdir()
+    translations.translations_path(path, "zh").write_text("title:\n  zh: |-\n    # 我的实验\n", encoding="utf-8")
+    assert translations.stale_translations(path, "zh") == {"title": ("# My experiment", "# 我的实验")}
+    assert translations.accept_translations(path, "zh") == ["title"]
+    assert translations.load_translations(path, "zh")["title"] == {
+        "en": translations.english_hash("# My experiment"),
+        "text": "# 我的实验",
+    }
+    assert prose.check_source(path) == []
