@@ -34,7 +34,7 @@ def outputs_digest(layout: Layout, stem: str) -> str:
         try:
             cells = nbformat.read(path, as_version=4).cells
             executed = cache.digest([[c.source, c.get("outputs", [])] for c in cells if c.cell_type == "code"])
-        except Exception:
+        except Exception:  # an unreadable copy is simply not up to date
             executed = "unreadable"
     return cache.digest({"executed": executed, "artifacts": cache.tree_digest(layout.artifacts / stem)})
 
@@ -104,7 +104,7 @@ def disagreements(layout: Layout, record: dict) -> list[str]:
             continue
         try:
             reads = cache.declared_reads(nbformat.read(path, as_version=4))
-        except Exception:
+        except Exception:  # an unreadable copy: nothing to compare; the build names it
             continue
         now = cache.reads_digest(layout.artifacts, reads)
         if cache.digest(now) != recorded:
