@@ -269,3 +269,23 @@ def test_a_new_translation_file_starts_without_hashes_and_accept_writes_them(tmp
         "text": "# 我的实验",
     }
     assert prose.check_source(path) == []
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [("en", ("grows", "shrinks", "does not change steadily", ", ")), ("zh", ("增大", "减小", "没有稳定变化", "、"))],
+)
+def test_03s_bold_list_and_04s_trend_macros_at_their_edges(language, words):
+    grows, shrinks, steady, comma = words
+    say = lambda template, **values: prose.render_text(template, values, language)  # noqa: E731
+    assert [say("{{ trend(r) }}", r=r) for r in (0.9, 0.5, -0.9, -0.5, 0.0, None)] == [
+        grows,
+        steady,
+        shrinks,
+        steady,
+        steady,
+        steady,
+    ]  # 0.5 and -0.5 themselves are not steady enough
+    assert say("{{ bold_list(xs) }}", xs=["relu"]) == "**relu**"
+    assert say("{{ bold_list(xs) }}", xs=["relu", "gelu"]) == f"**relu**{comma}**gelu**"
+    assert say("{{ bold_list(xs) }}", xs=[]) == ""
