@@ -153,6 +153,20 @@ def _states(layout, profile="p", **kw):
     return pipeline.run(profile, layout=layout, log=lambda _: None, **kw)["this_run"]
 
 
+def _cli_run_in_background(layout, profile="p"):
+    """`mnist-study run --profile PROFILE` on ``layout``'s folders, in a process of its own (to be
+    interrupted as a terminal interrupts it); its output is piped."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\nfrom mnist_utils.book import cli\n"
+        f"sys.exit(cli.main(['run', '--profile', {profile!r}, '--notebooks', {str(layout.notebooks)!r}, "
+        f"'--params', {str(layout.params)!r}, '--report-dir', {str(layout.report)!r}]))\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_second_run_executes_nothing_and_changes_flow_downstream(notebook_factory, tmp_path):
     layout = _chain(notebook_factory, tmp_path)
     assert set(_states(layout).values()) == {"executed"}
@@ -527,8 +541,6 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     """Ctrl-C (SIGINT, sent as a terminal sends it) or SIGTERM while two notebooks run side by side:
     exit 130 within seconds, no kernel left, the finished notebook kept, the others untouched."""
     import signal
-    import subprocess
-    import sys
 
     from conftest import RUNNER_CELL
 
@@ -543,12 +555,7 @@ def test_an_interrupt_stops_every_notebook_keeps_the_finished_and_the_next_run_d
     params.mkdir()
     (params / "p.yaml").write_text(f"jobs: {jobs}\nnotebooks: {{}}\n")
     report_dir = tmp_path / "report"
-    script = (
-        "import sys\nfrom pathlib import Path\nfrom mnist_utils.book import cli, pipeline\n"
-        f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(notebook_factory.folder)!r}, "
-        f"'--params', {str(params)!r}, '--report-dir', {str(report_dir)!r}]))\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _cli_run_in_background(pipeline.Layout(notebook_factory.folder, params, report_dir))
     try:
         staging = report_dir / ".staging"
         started = ("02_slow", "03_slow")[:jobs]  # with one job, 03 waits for 02
@@ -648,8 +655,6 @@ def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stal
     have their prose filled in, in both languages; the report refuses to cite 02's old value next to
     01's new one, naming 02 and the command that fixes it; once that command ran, it builds."""
     import signal
-    import subprocess
-    import sys
 
     import nbformat
     from conftest import RUNNER_CELL
@@ -678,12 +683,7 @@ def test_an_interrupted_run_renders_what_it_kept_and_the_report_refuses_its_stal
     assert record.disagreements(layout, json.loads(layout.run_record.read_text())) == []
 
     (layout.params / "p.yaml").write_text("notebooks:\n  01_w: {n: 2}\n  02_r: {seconds: 120}\n")
-    script = (
-        "import sys\nfrom mnist_utils.book import cli\n"
-        f"sys.exit(cli.main(['run', '--profile', 'p', '--notebooks', {str(layout.notebooks)!r}, "
-        f"'--params', {str(layout.params)!r}, '--report-dir', {str(layout.report)!r}]))\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _cli_run_in_background(layout)
     try:
         wait_for(lambda: (layout.report / ".staging" / "02_r" / "progress.json").exists(), "02 to start")
         proc.send_signal(signal.SIGINT)

@@ -359,6 +359,7 @@ def test_plain_nbconvert_in_this_environment_sets_a_chinese_copy_in_cjk_fonts(tm
 
 
 def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_path):
+    import os
 
     path = environment.nbconvert_config_file(tmp_path)
     path.parent.mkdir(parents=True)
@@ -367,6 +368,8 @@ def test_the_nbconvert_configuration_is_added_to_what_the_environment_has(tmp_pa
     config = json.loads(path.read_text())
     assert config["HTMLExporter"] == {"theme": "dark"}
     assert config["LatexExporter"] == {"exclude_input": True, **environment.NBCONVERT_CONFIG["LatexExporter"]}
+    os.utime(path, ns=(0, 0))  # a second write would give the file a new modification time
+    assert environment.install_nbconvert_config(tmp_path) == path and path.stat().st_mtime_ns == 0
 
 
 def test_the_report_is_rebuilt_when_any_module_of_the_book_changes(tmp_path):

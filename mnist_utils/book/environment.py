@@ -24,23 +24,6 @@ KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 # that is still busy then logs "KeyboardInterrupt caught in kernel" as an error. Failures of the
 # notebook itself still reach the runner through papermill.
 KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
-# The packages whose versions the reproducibility record lists.
-RECORDED_PACKAGES = (
-    "tensorflow",
-    "keras",
-    "numpy",
-    "pandas",
-    "scikit-learn",
-    "scipy",
-    "matplotlib",
-    "seaborn",
-    "ai-edge-litert",
-    "pillow",
-    "papermill",
-    "nbconvert",
-    "ipykernel",
-    "jupyterlab",
-)
 # The packages whose versions change results: a new version re-runs every notebook.
 RESULT_PACKAGES = (
     "tensorflow",
@@ -54,6 +37,8 @@ RESULT_PACKAGES = (
     "ai-edge-litert",
     "pillow",
 )
+# The packages whose versions the reproducibility record lists: those, and the ones that run the notebooks.
+RECORDED_PACKAGES = (*RESULT_PACKAGES, "papermill", "nbconvert", "ipykernel", "jupyterlab")
 
 
 def ensure_kernel(log=None) -> None:
@@ -62,11 +47,7 @@ def ensure_kernel(log=None) -> None:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     log = log or print
-    config = read_json(nbconvert_config_file())
-    if any(
-        {**config.get(section, {}), **values} != config.get(section) for section, values in NBCONVERT_CONFIG.items()
-    ):
-        install_nbconvert_config()
+    install_nbconvert_config()
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
         if (
@@ -97,12 +78,16 @@ def nbconvert_config_file(prefix: str | os.PathLike | None = None) -> Path:
 
 
 def install_nbconvert_config(prefix: str | os.PathLike | None = None) -> Path:
-    """Add :data:`NBCONVERT_CONFIG` to the environment's nbconvert configuration, keeping the rest."""
+    """Add :data:`NBCONVERT_CONFIG` to the environment's nbconvert configuration, keeping the rest;
+    the file is written only when that changes it."""
     path = nbconvert_config_file(prefix)
     config = read_json(path)
-    for section, values in NBCONVERT_CONFIG.items():
-        config[section] = {**config.get(section, {}), **values}
-    artifacts.save_json(path, config)
+    wanted = {
+        **config,
+        **{section: {**config.get(section, {}), **values} for section, values in NBCONVERT_CONFIG.items()},
+    }
+    if wanted != config:
+        artifacts.save_json(path, wanted)
     return path
 
 

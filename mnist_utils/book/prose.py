@@ -174,7 +174,7 @@ def environment(language: str = "en"):
             return "".join(items)
         return words["comma"].join(items[:-1]) + words["and"] + items[-1]
 
-    env.filters.update(
+    numbers = dict(
         pct=pct,
         pm=pm,
         points=points,
@@ -184,6 +184,9 @@ def environment(language: str = "en"):
         pvalue=pvalue,
         plural=plural,
         and_list=and_list,
+    )
+    env.filters.update(
+        numbers,
         name=lambda key: NAMES[language].get(key, key),
         tr=lambda text: i18n.translate(str(text), language),
         oneline=lambda text: re.sub(r"\s*\n\s*", " ", str(text)).strip(),
@@ -191,18 +194,7 @@ def environment(language: str = "en"):
     )
     # The number filters also as functions, {{ pm(x) }}: inside a markdown table a "|" would split the cell
     # in the source notebook's view.
-    env.globals.update(
-        pct=pct,
-        pm=pm,
-        points=points,
-        signed=signed,
-        num=num,
-        thousands=thousands,
-        pvalue=pvalue,
-        plural=plural,
-        and_list=and_list,
-        significant=evaluation.SIGNIFICANT,
-    )
+    env.globals.update(numbers, significant=evaluation.SIGNIFICANT)
     # Sentences several notebooks write (templates/sections/macros.<language>.md) are callable everywhere.
     from jinja2.runtime import Macro
 
