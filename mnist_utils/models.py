@@ -198,10 +198,11 @@ def build_cnn(
     dense: int = 128,
     dropout: float = 0.5,
     augment: dict | None = None,
+    batch_norm: bool = True,
     bn_momentum: float = 0.99,
     name: str = "cnn",
 ):
-    """Our CNN: two blocks of two 3x3 convolutions (ReLU, then batch norm) and a 2x2 max-pool, then dense, dropout.
+    """Our CNN: two blocks of two 3x3 convolutions (ReLU, optionally batch norm) and a 2x2 max-pool, dense, dropout.
 
     28x28 -> 26 -> 24 -> pool 12 -> 10 -> 8 -> pool 4x4: about as many multiply-adds
     as the BN-CNN, spread over four thin convolutions instead of one wide one. Two
@@ -215,6 +216,9 @@ def build_cnn(
             are named conv_1a, conv_1b, ..., else conv_1, conv_2, ...
         augment: settings of :func:`augmentation` (``{}`` for its defaults) to put random
             rotations, shifts and zooms after the input (training only); None for none.
+        batch_norm: a batch normalization after each convolution. On a CPU it costs
+            more than its share of the arithmetic suggests: it reads and writes every
+            activation twice, and the 26x26 and 24x24 maps of the first block hold most of them.
         bn_momentum: batch norm's moving-average momentum; short smoke runs need a
             lower one for the statistics to settle.
     """
@@ -226,7 +230,8 @@ def build_cnn(
     for i, filters in enumerate(widths, start=1):
         for part in parts:
             x = L.Conv2D(filters, 3, activation="relu", name=f"conv_{i}{part}")(x)
-            x = L.BatchNormalization(momentum=bn_momentum, name=f"batch_norm_{i}{part}")(x)
+            if batch_norm:
+                x = L.BatchNormalization(momentum=bn_momentum, name=f"batch_norm_{i}{part}")(x)
         x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
     x = L.Flatten(name="flatten")(x)
     x = L.Dense(dense, activation="relu", name="dense_1")(x)

@@ -22,7 +22,23 @@ def test_multiply_adds_counted_by_hand():
     )
 
 
-@pytest.mark.parametrize("build", [models.build_lenet5, models.build_bn_cnn, models.build_cnn])
+def test_our_cnn_has_batch_norm_only_when_asked_and_the_same_arithmetic_either_way():
+    keras = backend.keras()
+
+    def norms(model):
+        return [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+    with_bn, without = models.build_cnn(augment={}), models.build_cnn(augment={}, batch_norm=False)
+    assert norms(with_bn) == ["batch_norm_1a", "batch_norm_1b", "batch_norm_2a", "batch_norm_2b"]
+    assert norms(without) == [] and norms(models.build_bn_cnn()) == ["batch_norm_1", "batch_norm_2"]
+    assert models.multiply_adds(with_bn) == models.multiply_adds(without)
+    # gamma, beta and the two moving averages per channel
+    assert with_bn.count_params() - without.count_params() == 4 * (16 + 16 + 32 + 32)
+
+
+@pytest.mark.parametrize(
+    "build", [models.build_lenet5, models.build_bn_cnn, models.build_cnn, lambda: models.build_cnn(batch_norm=False)]
+)
 def test_cnns_map_images_to_probabilities(build):
     model = build()
     probs = np.asarray(model(np.zeros((2, 28, 28), np.float32), training=False))

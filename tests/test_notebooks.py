@@ -148,7 +148,6 @@ def test_the_figure_scan_finds_a_typed_figure_and_passes_the_allowed_ones(text, 
 DENSE_PROSE = {
     ("03_optimizers_activations", "cell-20-text"),
     ("04_regularization", "cell-15-text"),
-    ("05_cnn", "cell-12"),
     ("06_error_analysis", "cell-05-text"),
     ("06_error_analysis", "cell-17"),
     ("06_error_analysis", "cell-29"),

@@ -289,3 +289,26 @@ def test_03s_bold_list_and_04s_trend_macros_at_their_edges(language, words):
     assert say("{{ bold_list(xs) }}", xs=["relu"]) == "**relu**"
     assert say("{{ bold_list(xs) }}", xs=["relu", "gelu"]) == f"**relu**{comma}**gelu**"
     assert say("{{ bold_list(xs) }}", xs=[]) == ""
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_05s_ablation_data_and_bn_averages_macros_at_their_edges(language):
+    """The ablation's data (a subset with its share, or all images) and its batch-norm momentum
+    (a faster one than our CNN's, or the same), as notebook 05's cell-12 says them."""
+    say = lambda template, **values: prose.render_text(template, values, language)  # noqa: E731
+    subset = say("{{ ablation_data(True, 4000, 4000 / 54000) }}")
+    whole = say("{{ ablation_data(False, 54000, 1.0) }}")
+    faster = say("{{ bn_averages(320, 0.9, 0.99) }}")
+    same = say("{{ bn_averages(320, 0.99, 0.99) }}")
+    assert "4,000" in subset and "7 %" in subset and "54,000" in whole and "7 %" not in whole
+    assert "320" in faster and "0.9" in faster and "0.99" in faster and "0.9 " not in same and "0.99" in same
+    if language == "en":
+        assert subset.startswith("both trained on a stratified subset of 4,000 training images")
+        assert whole == "both trained on all 54,000 training images; the augmented arm is our CNN above."
+        assert faster.startswith("In 320 steps, batch normalization's moving averages use a momentum of 0.9 instead")
+        assert same == "In 320 steps, batch normalization's moving averages keep the momentum of 0.99."
+        assert "\n" not in subset + faster  # one paragraph, whatever the source's line breaks
+    else:
+        assert whole == "两组都在全部 54,000 张训练图像上训练；加数据增强的一组就是上面我们的 CNN。"
+        assert same == "在 320 步中，批归一化的滑动平均保持动量 0.99。"
+        assert "使用动量 0.9 而不是 0.99" in faster

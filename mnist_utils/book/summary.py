@@ -108,6 +108,7 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
             "ensemble": m["ours"]["ensemble_test_accuracy"],
             "seeds": len(m.get("runs", {}).get("our CNN", [])),
             "warmup_epochs": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_warmup_epochs"),
+            "batch_norm": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_batch_norm"),
             "int8_accuracy": int8["test accuracy (%)"] if int8 and keras else None,
             "int8_smaller": keras["file size (KB)"] / int8["file size (KB)"] if int8 and keras else None,
         }
