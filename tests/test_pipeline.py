@@ -377,6 +377,18 @@ def test_a_template_naming_an_unpublished_value_stops_with_notebook_cell_and_nam
     assert rendered.cells[-1].source == "We reach 0.5."
 
 
+def test_a_sentence_built_in_code_stops_the_run_before_anything_executes(notebook_factory, tmp_path):
+    """The house rules (conventions.problems) hold for every notebook the run would execute, new
+    or the project's own: the run names notebook, cell and line, and executes nothing."""
+    sentence = 'acc = 0.9\nprint(f"With batch 32 the MLP reaches {acc:.2%} on the test digits")'
+    layout = _tiny_study(notebook_factory, tmp_path, body=[sentence])
+    with pytest.raises(pipeline.PipelineError, match=r"01_a.ipynb, cell .+, line 2: a sentence built in code") as e:
+        _states(layout)
+    assert "nothing ran" in str(e.value) and not layout.executed.exists()
+    notebook_factory("01_a.ipynb", body=["acc = 0.9", 'print(f"{acc:.2%}")'])  # a number alone is no sentence
+    assert _states(layout)["01_a"] == "executed"
+
+
 def test_params_lists_types_defaults_help_and_the_profile_s_values(capsys):
     from mnist_utils.book import cli
 

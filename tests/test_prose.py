@@ -312,3 +312,72 @@ def test_05s_ablation_data_and_bn_averages_macros_at_their_edges(language):
         assert whole == "两组都在全部 54,000 张训练图像上训练；加数据增强的一组就是上面我们的 CNN。"
         assert same == "在 320 步中，批归一化的滑动平均保持动量 0.99。"
         assert "使用动量 0.9 而不是 0.99" in faster
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_03s_and_04s_result_macros_take_every_branch(language):
+    say = lambda template, **values: prose.render_text(template, values, language)  # noqa: E731
+    en = language == "en"
+    assert say("{{ budget_note(5, 5) }}") == ""
+    longer = say("{{ budget_note(10, 5) }}")
+    shorter = say("{{ budget_note(5, 10) }}")
+    assert "10" in longer and ("baseline the longer" in longer if en else "基线的训练预算更长" in longer)
+    assert "grid the longer" in shorter if en else "网格的训练预算更长" in shorter
+    tally = {"pairs": 3, "better": 3, "won": 1, "lost": 0}
+    claim = "{{ relu_adam_claim(is_claimed, scored, 'gelu + nesterov', {'mean': 0.975, 'std': 0.002}, {'mean': 0.97, 'std': 0.001}, t) }}"
+    holds = say(claim, is_claimed=True, scored=True, t=tally)
+    fails = say(claim, is_claimed=False, scored=True, t=tally)
+    absent = say(claim, is_claimed=False, scored=False, t=tally)
+    assert ("**holds**" in holds) if en else ("**成立**" in holds)
+    assert ("**does not hold**" in fails) if en else ("**不成立**" in fails)
+    assert "gelu + nesterov" in fails and "3 of 3" in fails if en else "gelu + nesterov" in fails
+    assert ("not part of this run's grid" in absent) if en else ("没有 ReLU + Adam" in absent)
+    gaps = {"L2 0.01": 0.006, "dropout 0.5": 0.0108}
+    study = ["L2 0.01", "dropout 0.5"]
+    both = say("{{ gap_shrinkers(c, s, g) }}", c=study, s=study, g=gaps)
+    one = say("{{ gap_shrinkers(c, s, g) }}", c=study[:1], s=study, g=gaps)
+    none = say("{{ gap_shrinkers(c, s, g) }}", c=[], s=study, g=gaps)
+    if en:
+        assert both == "L2 0.01 and dropout 0.5 shrink that gap\n(L2 0.01: 0.60 points, dropout 0.5: 1.08 points)."
+        assert one.startswith("L2 0.01 shrinks that gap") and none.startswith("neither of them shrink that gap")
+    else:
+        assert both == "L2 0.01 和 dropout 0.5缩小了这一差距\n（L2 0.01：0.60 个百分点，dropout 0.5：1.08 个百分点）。"
+        assert one.startswith("L2 0.01缩小了") and none.startswith("两者都没有缩小这一差距")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_06s_and_07s_result_macros_take_every_branch(language):
+    say = lambda template, **values: prose.render_text(template, values, language)  # noqa: E731
+    en = language == "en"
+    models_ = ["MLP", "CNN"]
+    recall = say("{{ accuracy_recall(m, a, r) }}", m=models_, a={"MLP": 0.98, "CNN": 0.994}, r={"MLP": 0.98, "CNN": 0.994})
+    assert recall.count("98.00 %") == 2 and recall.count("99.40 %") == 2 and ("; " if en else "；") in recall
+    f1 = {n: {"weakest": 9, "weakest_f1": 0.97, "strongest": 1, "strongest_f1": 0.99} for n in models_}
+    ends = say("{{ weakest_strongest(m, f) }}", m=models_, f=f1)
+    assert ends.count("97.00 %") == 2 and "\n" not in ends
+    rows = [
+        {"model": "MLP", "temperature": 1.3, "ece_before": 0.5, "ece_after": 0.2},
+        {"model": "CNN", "temperature": 0.9, "ece_before": 0.16, "ece_after": 0.1},
+    ]
+    moves = say("{{ calibration_moves(r) }}", r=rows)
+    short = say("{{ confidences(r) }}", r=rows)
+    if en:
+        assert moves == (
+            "The MLP is overconfident (T = 1.30 > 1); scaling moves its ECE from 0.500 % to 0.200 %. "
+            "The CNN is underconfident (T = 0.90 < 1); scaling moves its ECE from 0.160 % to 0.100 %."
+        )
+        assert short == " The MLP is overconfident (T = 1.30). The CNN is underconfident (T = 0.90)."
+    else:
+        assert moves.startswith("MLP 过于自信（T = 1.30 > 1）；") and "CNN 不够自信（T = 0.90 < 1）" in moves
+        assert short == "MLP 过于自信（T = 1.30）。CNN 不够自信（T = 0.90）。"
+    same = say("{{ steadier_under(s) }}", s={"rotation": "CNN", "shift": "CNN"})
+    split = say("{{ steadier_under(s) }}", s={"rotation": "CNN", "shift": "MLP"})
+    assert ("both the largest rotation" in same) if en else ("都更稳健" in same)
+    assert "MLP" in split and "MLP" not in same
+    tally = {"not_reproduced": ["001.f1"], "impossible": [], "unverifiable": ["003.epoch_time"]}
+    named = say("{{ claims_by_verdict(t) }}", t=tally)
+    if en:
+        assert named == " Not reproduced: paper 001's F1. Cannot be checked: paper 003's epoch time."
+    else:
+        assert named.startswith("未复现的是：") and "按原文不可能成立" not in named and "无法检验的是：" in named
+    assert say("{{ claims_by_verdict(t) }}", t={"not_reproduced": [], "impossible": [], "unverifiable": []}) == ""

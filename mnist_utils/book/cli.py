@@ -1,4 +1,4 @@
-"""The mnist-study command: data, run, report, translations, params, kernel, predict."""
+"""The mnist-study command: data, run, report, translations, params, kernel, predict, new."""
 
 from __future__ import annotations
 
@@ -50,6 +50,19 @@ def _report(args) -> None:
     for paths, built in editions:
         for path in paths:
             print(f"{'Wrote' if built else 'Up to date:'} {path}")
+
+
+def _new(args) -> None:
+    from mnist_utils.book import scaffold
+
+    layout = notebooks.default_layout()
+    for path in scaffold.new(args.name, args.question, layout):
+        print(f"Wrote {path}")
+    print(
+        f"Next: open notebooks/{args.name}.ipynb in JupyterLab and make it answer its question; "
+        f"`mnist-study run --profile smoke --only {args.name[:2]}` runs it quickly, `make report` puts it in the report. "
+        f"Translate its title in notebooks/zh/{args.name}.yaml, then `mnist-study translations --accept {args.name[:2]}`."
+    )
 
 
 def _translations(args) -> int:
@@ -161,6 +174,7 @@ def _top(text: str) -> int:
 EXAMPLES = {
     None: "examples:\n  mnist-study run --profile smoke && mnist-study report   # the quick study and its report\n"
     "  mnist-study predict my_digit.png                          # classify your own handwriting\n"
+    '  mnist-study new 08_batch_size "Does batch size matter?"     # start a notebook of your own\n'
     "  mnist-study COMMAND --help                                # more on one command",
     "data": "example:\n  MNIST_DATA_DIR=/data/mnist mnist-study data   # fetch and verify into another cache folder",
     "run": "examples:\n  mnist-study run --profile smoke        # every notebook, quickly (numbers are not results)\n"
@@ -173,6 +187,7 @@ EXAMPLES = {
     "  mnist-study translations 04 --accept   # after updating it",
     "params": "examples:\n  mnist-study params 05 --profile smoke   # 05's parameters and the smoke profile's values",
     "kernel": "example:\n  mnist-study kernel --user              # for a JupyterLab outside this environment",
+    "new": 'example:\n  mnist-study new 08_batch_size "Does batch 32 or 256 change the baseline\'s accuracy?"',
     "predict": "examples:\n  mnist-study predict seven.jpg two.png --top 1\n"
     "  mnist-study predict scans/*.png --json --save-preprocessed seen/",
 }
@@ -189,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES[None],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="The MNIST study: fetch the data, run the notebooks, build the report,\n"
-        "check the Chinese, register the kernel, classify your own digits.",
+        "check the Chinese, register the kernel, classify your own digits, start a notebook of your own.",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -253,6 +268,11 @@ def parser() -> argparse.ArgumentParser:
     k = command("kernel", help="register the 'mnist-study' Jupyter kernel")
     k.add_argument("--user", action="store_true", help="install for this user, not this environment")
     k.set_defaults(func=_kernel)
+
+    n = command("new", help="start a notebook of your own: a working skeleton, its Chinese and its smoke settings")
+    n.add_argument("name", help="NN_name: a free two-digit number and a name, e.g. 08_batch_size")
+    n.add_argument("question", help="the question the notebook answers, in quotes")
+    n.set_defaults(func=_new)
 
     q = command("predict", help="classify photos or scans of one handwritten digit each")
     q.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files, one digit per image")

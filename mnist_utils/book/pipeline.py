@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from mnist_utils import artifacts, i18n, progress
-from mnist_utils.book import cache
+from mnist_utils.book import cache, conventions
 from mnist_utils.book.environment import KERNEL_ENV, KERNEL_NAME, RESULT_PACKAGES, ensure_kernel, environment_record
 from mnist_utils.book.errors import PipelineError
 from mnist_utils.book.lock import report_lock
@@ -401,6 +401,12 @@ def _run_locked(
     jobs = jobs or settings["jobs"]
     reads = declared_reads(notebooks)
     chosen = with_dependents(notebooks, reads, select(notebooks, only)) if only else notebooks
+    broken = [str(problem) for nb in chosen for problem in conventions.problems(nb)]
+    if broken:
+        raise PipelineError(
+            "these notebook cells break the house rules (README, 'Writing a notebook'); nothing ran:\n  "
+            + "\n  ".join(broken)
+        )
     forced = "--only" if only else "--force" if force else None
     ensure_kernel(log)
     for key, value in KERNEL_ENV.items():

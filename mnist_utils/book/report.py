@@ -229,10 +229,28 @@ def code_appendix(executed: list[Path], language: str = "en") -> str:
     return "\n\n".join(parts)
 
 
-def introduction(language: str) -> str:
-    """The report's introduction (background, aims, how the parts fit together), as markdown:
-    fixed text with no results in it, in ``templates/sections``."""
-    return (TEMPLATES / "sections" / f"introduction.{language}.md").read_text(encoding="utf-8").strip()
+# The study's own notebooks, which the introduction describes one by one; any other is a part added to it.
+STUDY = ("01", "02", "03", "04", "05", "06", "07")
+QUESTION = re.compile(r"^\*\*(?:Question\.|问题。)\*\*\s*(.+?)(?:\n\s*\n|\Z)", re.M | re.S)
+TAKEAWAYS = re.compile(r"^\*\*(?:Takeaways\.|要点。)\*\*\s*(.+)", re.S)
+
+
+def added_part(stem: str, cells) -> dict:
+    """A notebook added to the study (``mnist-study new``), as the introduction and the conclusions
+    name it: its number, its title, its question and its takeaways, from its rendered cells."""
+    text = [c.source.strip() for c in cells if c.cell_type == "markdown"]
+    title = next((t.splitlines()[0][2:] for t in text if t.startswith("# ")), stem)
+    question = next((m.group(1) for t in text if (m := QUESTION.search(t))), "")
+    takeaways = next((m.group(1) for t in reversed(text) if (m := TAKEAWAYS.match(t))), "")
+    return {"number": int(stem[:2]), "title": title, "question": " ".join(question.split()), "takeaways": takeaways}
+
+
+def introduction(language: str, parts: int = len(STUDY), added: list[dict] = ()) -> str:
+    """The report's introduction (background, aims, how the parts fit together), as markdown
+    (``templates/sections``): fixed text, counting the ``parts`` and naming the ``added`` ones."""
+    from mnist_utils.book import prose
+
+    return prose.section("introduction", {"parts": parts, "added": list(added)}, language)
 
 
 def attach_captions(cells) -> list:
@@ -298,9 +316,11 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
 
     from mnist_utils.book import prose
 
-    body = []
+    body, added = [], []
     for path in executed:
         nb = nbformat.read(path, as_version=4)
+        if path.stem[:2] not in STUDY:
+            added.append(added_part(path.stem, nb.cells))
         for i, cell in enumerate(nb.cells):
             if HIDDEN_TAGS & set(cell.get("metadata", {}).get("tags", [])):
                 continue
@@ -312,9 +332,9 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
             body.append(cell)
     body = attach_captions(body)
     language = settings["language"]
-    body.insert(0, new_markdown_cell(introduction(language), id="introduction"))
+    body.insert(0, new_markdown_cell(introduction(language, len(executed), added), id="introduction"))
     metrics = metrics or {}
-    body.append(new_markdown_cell(summary.conclusions(metrics, record, language), id="conclusions"))
+    body.append(new_markdown_cell(summary.conclusions(metrics, record, language, added), id="conclusions"))
     body.append(new_markdown_cell(summary.references(language), id="references"))
     body.append(new_markdown_cell(appendix(record, executed, language), id="appendix"))
     if settings["include_code"]:

@@ -138,11 +138,12 @@ def abstract(metrics: dict[str, dict], record: dict, language: str = "en") -> st
     return prose.section("abstract", {**facts(metrics, record), "keywords": KEYWORDS[language]}, language)
 
 
-def conclusions(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
-    """The conclusions and outlook section, as markdown (``templates/sections/conclusions.<language>.md``)."""
+def conclusions(metrics: dict[str, dict], record: dict, language: str = "en", added: list[dict] = ()) -> str:
+    """The conclusions and outlook section, as markdown (``templates/sections/conclusions.<language>.md``);
+    ``added``: the notebooks added to the study (``report.added_part``), whose takeaways it lists too."""
     from mnist_utils.book import prose
 
-    return prose.section("conclusions", facts(metrics, record), language)
+    return prose.section("conclusions", {**facts(metrics, record), "added": list(added)}, language)
 
 
 # How a course paper's kind and a missing year read in each edition's references.
