@@ -152,7 +152,10 @@ def _notebook(tmp_path, *cells):
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
     made = [new_markdown_cell("# A student's notebook", id="title")]
-    made += [new_code_cell(c, id=f"c{i}") if isinstance(c, str) else new_markdown_cell(c[0], id=f"m{i}") for i, c in enumerate(cells)]
+    made += [
+        new_code_cell(c, id=f"c{i}") if isinstance(c, str) else new_markdown_cell(c[0], id=f"m{i}")
+        for i, c in enumerate(cells)
+    ]
     path = tmp_path / "08_mine.ipynb"
     nbformat.write(new_notebook(cells=made), path)
     return path
@@ -174,7 +177,7 @@ def test_the_house_rules_name_the_cell_the_line_and_what_to_do(tmp_path):
         "\n".join(f"x{i} = {i}" for i in range(16)),
         "def helper(x):\n    return x",
         "class Thing:\n    pass",
-        'word = f"{\'better\' if a > b else \'worse\'}"',
+        "word = f\"{'better' if a > b else 'worse'}\"",
         "print('准确率')",
         ("测试准确率",),
     )

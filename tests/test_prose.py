@@ -324,10 +324,11 @@ def test_03s_and_04s_result_macros_take_every_branch(language):
     assert "10" in longer and ("baseline the longer" in longer if en else "基线的训练预算更长" in longer)
     assert "grid the longer" in shorter if en else "网格的训练预算更长" in shorter
     tally = {"pairs": 3, "better": 3, "won": 1, "lost": 0}
-    claim = "{{ relu_adam_claim(is_claimed, scored, 'gelu + nesterov', {'mean': 0.975, 'std': 0.002}, {'mean': 0.97, 'std': 0.001}, t) }}"
-    holds = say(claim, is_claimed=True, scored=True, t=tally)
-    fails = say(claim, is_claimed=False, scored=True, t=tally)
-    absent = say(claim, is_claimed=False, scored=False, t=tally)
+    claim = "{{ relu_adam_claim(is_claimed, scored, 'gelu + nesterov', best, claimed, t) }}"
+    best, claimed = {"mean": 0.975, "std": 0.002}, {"mean": 0.97, "std": 0.001}
+    holds = say(claim, is_claimed=True, scored=True, t=tally, best=best, claimed=claimed)
+    fails = say(claim, is_claimed=False, scored=True, t=tally, best=best, claimed=claimed)
+    absent = say(claim, is_claimed=False, scored=False, t=tally, best=best, claimed=claimed)
     assert ("**holds**" in holds) if en else ("**成立**" in holds)
     assert ("**does not hold**" in fails) if en else ("**不成立**" in fails)
     assert "gelu + nesterov" in fails and "3 of 3" in fails if en else "gelu + nesterov" in fails
@@ -341,7 +342,7 @@ def test_03s_and_04s_result_macros_take_every_branch(language):
         assert both == "L2 0.01 and dropout 0.5 shrink that gap\n(L2 0.01: 0.60 points, dropout 0.5: 1.08 points)."
         assert one.startswith("L2 0.01 shrinks that gap") and none.startswith("neither of them shrink that gap")
     else:
-        assert both == "L2 0.01 和 dropout 0.5缩小了这一差距\n（L2 0.01：0.60 个百分点，dropout 0.5：1.08 个百分点）。"
+        assert both == "L2 0.01和dropout 0.5缩小了这一差距\n（L2 0.01：0.60 个百分点，dropout 0.5：1.08 个百分点）。"
         assert one.startswith("L2 0.01缩小了") and none.startswith("两者都没有缩小这一差距")
 
 
@@ -350,7 +351,9 @@ def test_06s_and_07s_result_macros_take_every_branch(language):
     say = lambda template, **values: prose.render_text(template, values, language)  # noqa: E731
     en = language == "en"
     models_ = ["MLP", "CNN"]
-    recall = say("{{ accuracy_recall(m, a, r) }}", m=models_, a={"MLP": 0.98, "CNN": 0.994}, r={"MLP": 0.98, "CNN": 0.994})
+    recall = say(
+        "{{ accuracy_recall(m, a, r) }}", m=models_, a={"MLP": 0.98, "CNN": 0.994}, r={"MLP": 0.98, "CNN": 0.994}
+    )
     assert recall.count("98.00 %") == 2 and recall.count("99.40 %") == 2 and ("; " if en else "；") in recall
     f1 = {n: {"weakest": 9, "weakest_f1": 0.97, "strongest": 1, "strongest_f1": 0.99} for n in models_}
     ends = say("{{ weakest_strongest(m, f) }}", m=models_, f=f1)

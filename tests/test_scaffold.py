@@ -31,7 +31,9 @@ def test_new_writes_a_notebook_that_keeps_the_house_rules(project):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].source.startswith(f"# Batch size\n\n**Question.** {QUESTION}")
     assert "parameters" in nb.cells[1].metadata["tags"] and nb.metadata["mnist_study"]["reads"] == []
-    assert conventions.problems(path) == [] and prose.check_source(path) == []
+    assert conventions.problems(path) == []
+    # Its templates and references check; only the title's Chinese waits (see below).
+    assert prose.check_source(path) == ["08_batch_size.ipynb, cell cell-00: the zh translation is out of date"]
     profile = yaml.safe_load((project.params / "smoke.yaml").read_text())
     assert profile["notebooks"]["08_batch_size"] == {"seeds": [0], "epochs": 1, "train_limit": 3000}
     assert "02_mlp_baseline" in profile["notebooks"]  # the rest of the profile is kept
@@ -89,6 +91,9 @@ def test_the_new_notebook_runs_in_the_smoke_profile_and_appears_in_both_editions
     scaffold.new("08_batch_size", QUESTION, project)
     (project.notebooks / "02_mlp_baseline.ipynb").unlink()  # only the new notebook runs
     (project.notebooks / "zh" / "02_mlp_baseline.yaml").unlink()
+    smoke = project.params / "smoke.yaml"
+    mine = yaml.safe_load(smoke.read_text())["notebooks"]["08_batch_size"]
+    smoke.write_text(yaml.safe_dump({"notebooks": {"08_batch_size": mine}}))
     record = pipeline.run("smoke", layout=project, log=lambda _: None)
     assert list(record["notebooks"]) == ["08_batch_size"]
     for language, words in (("en", "Does batch 32 or 256 change"), ("zh", "问题。")):

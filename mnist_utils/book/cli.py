@@ -58,10 +58,11 @@ def _new(args) -> None:
     layout = notebooks.default_layout()
     for path in scaffold.new(args.name, args.question, layout):
         print(f"Wrote {path}")
+    number = args.name[:2]
     print(
         f"Next: open notebooks/{args.name}.ipynb in JupyterLab and make it answer its question; "
-        f"`mnist-study run --profile smoke --only {args.name[:2]}` runs it quickly, `make report` puts it in the report. "
-        f"Translate its title in notebooks/zh/{args.name}.yaml, then `mnist-study translations --accept {args.name[:2]}`."
+        f"`mnist-study run --profile smoke --only {number}` runs it quickly, `make report` puts it in the report.\n"
+        f"Translate its title in notebooks/zh/{args.name}.yaml, then `mnist-study translations --accept {number}`."
     )
 
 

@@ -22,14 +22,19 @@ from mnist_utils.book.notebooks import Layout
 
 NAME = re.compile(r"(\d\d)_([a-z][a-z0-9_]*)")
 
-PARAMETERS = """\
-profile: str = "full"  # parameter profile name; set by the runner
-artifacts_dir: str = "report/artifacts"  # root of every notebook's artifacts, from the project folder; set by the runner
-output_dir: str = "report/artifacts/{name}"  # where this notebook writes, from the project folder; set by the runner
-seeds: list[int] = [0, 1, 2]  # one training run per seed [non-empty; each at least 0]
-epochs: int = 3  # passes over the training set [at least 1]
-batch_size: int = 128  # images per gradient step [at least 1]
-train_limit: int = 0  # training images to use, 0 for all; the smoke profile uses a stratified subset [at least 0]"""
+RUNNER = "from the project folder; set by the runner"
+PARAMETERS = "\n".join(
+    [
+        'profile: str = "full"  # parameter profile name; set by the runner',
+        f'artifacts_dir: str = "report/artifacts"  # root of every notebook\'s artifacts, {RUNNER}',
+        f'output_dir: str = "report/artifacts/{{name}}"  # where this notebook writes, {RUNNER}',
+        "seeds: list[int] = [0, 1, 2]  # one training run per seed [non-empty; each at least 0]",
+        "epochs: int = 3  # passes over the training set [at least 1]",
+        "batch_size: int = 128  # images per gradient step [at least 1]",
+        "train_limit: int = 0  # training images to use, 0 for all; the smoke profile uses a stratified subset "
+        "[at least 0]",
+    ]
+)
 
 CHECK = """\
 from mnist_utils import validation
@@ -85,10 +90,10 @@ TITLE_ZH = """\
 PROSE = [
     (
         "cell-03",
-        "## The experiment\n\nAs a start, the baseline MLP of notebook 02 (784 → 128 ReLU → 10, Adam) trains once per seed,\n"
-        "at batch {{ batch_size }}. Replace it with the experiment that answers the question above.",
+        "## The experiment\n\nAs a start, the baseline MLP of notebook 02 (784 → 128 ReLU → 10, Adam) trains once\n"
+        "per seed, at batch {{ batch_size }}.\n{## Replace it with the experiment that answers the question above. ##}",
         "## 实验\n\n作为起点，笔记本 02 的基线 MLP（784 → 128 ReLU → 10，Adam）对每个种子训练一次，\n"
-        "批大小为 {{ batch_size }}。请把它换成能回答上面问题的实验。",
+        "批大小为 {{ batch_size }}。",
     ),
     (
         "cell-04-text",
@@ -105,7 +110,8 @@ PROSE = [
         "cell-07",
         "**Takeaways.** At batch {{ batch_size }} the MLP classifies {{ test | pct }} of the test digits correctly\n"
         "([@fig:{number}-learning_curves]).",
-        "**要点。** 批大小为 {{ batch_size }} 时，MLP 正确分类了 {{ test | pct }} 的测试数字（[@fig:{number}-learning_curves]）。",
+        "**要点。** 批大小为 {{ batch_size }} 时，MLP 正确分类了 {{ test | pct }} 的测试数字"
+        "（[@fig:{number}-learning_curves]）。",
     ),
 ]
 
