@@ -86,17 +86,46 @@ def test_the_cli_writes_it_and_says_what_to_do_next(project, monkeypatch, capsys
 @pytest.mark.e2e
 @pytest.mark.mnist
 def test_the_new_notebook_runs_in_the_smoke_profile_and_appears_in_both_editions(project):
+    """02 and a new 08, smoke profile: 08 is counted and named in the introduction, its takeaways reach
+    the conclusions, and every figure and table has the same number in the PDF as in the HTML."""
+    import re
+
+    from pypdf import PdfReader
+
     from mnist_utils.book import report
 
     scaffold.new("08_batch_size", QUESTION, project)
-    (project.notebooks / "02_mlp_baseline.ipynb").unlink()  # only the new notebook runs
-    (project.notebooks / "zh" / "02_mlp_baseline.yaml").unlink()
     smoke = project.params / "smoke.yaml"
-    mine = yaml.safe_load(smoke.read_text())["notebooks"]["08_batch_size"]
-    smoke.write_text(yaml.safe_dump({"notebooks": {"08_batch_size": mine}}))
+    sections = yaml.safe_load(smoke.read_text())["notebooks"]
+    smoke.write_text(yaml.safe_dump({"notebooks": {k: sections[k] for k in ("02_mlp_baseline", "08_batch_size")}}))
     record = pipeline.run("smoke", layout=project, log=lambda _: None)
-    assert list(record["notebooks"]) == ["08_batch_size"]
-    for language, words in (("en", "Does batch 32 or 256 change"), ("zh", "问题。")):
+    assert list(record["notebooks"]) == ["02_mlp_baseline", "08_batch_size"]
+    for language, words in (
+        (
+            "en",
+            (
+                "The two parts that follow",
+                f"Part 8, <em>Batch size</em>, was added to the study: {QUESTION}",
+                "Batch size.</strong> At batch 128",
+            ),
+        ),
+        (
+            "zh",
+            ("后面两个部分", "第 8 部分《Batch size》是后来加入本研究的：", "Batch size。</strong> 批大小为 128 时"),
+        ),
+    ):
         paths, built = report.build(project, project.params / "report.yaml", language=language)
         html = next(p for p in paths if p.suffix == ".html").read_text(encoding="utf-8")
-        assert built and "Batch size" in html and words in html
+        pdf = "\n".join(page.extract_text() for page in PdfReader(next(p for p in paths if p.suffix == ".pdf")).pages)
+        assert built and "Batch size" in html and "Batch size" in pdf
+        # A caption reads "Figure 3: ..." in the English PDF and "图 3 ..." in the Chinese one; the HTML
+        # sets "<b>Figure 3.</b>" and "<b>图 3　</b>" (an ideographic space); a reference, "（图 3）", is neither.
+        kinds = ("Figure", "Table") if language == "en" else ("图", "表")
+        pdf_caption, html_caption = (r" (\d+):", r" (\d+)\.") if language == "en" else (r" (\d+) ", r" (\d+)\u3000")
+        for kind in kinds:
+            in_pdf = [int(n) for n in re.findall(kind + pdf_caption, pdf)]
+            in_html = [int(n) for n in re.findall("<b>" + kind + html_caption, html)]
+            assert in_pdf == in_html == list(range(1, len(in_html) + 1)) and in_html, (language, kind, in_pdf, in_html)
+        assert [int(n) for n in re.findall(r"<b>(?:Figure|图) ?(\d+)", html)][-1] == 3  # 02's two figures, then 08's
+        for expected in words:
+            assert expected in html.replace("&#x27;", "'").replace("&#39;", "'"), (language, expected)
