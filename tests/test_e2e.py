@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from mnist_utils.book import pipeline, report
+from mnist_utils.book.environment import KERNEL_NAME
 
 pytestmark = pytest.mark.e2e
 LOG_NOISE = re.compile(r"I0000|E0000|WARNING: All log messages|oneDNN|cuda|\x1b\[|\r")
@@ -526,7 +527,7 @@ def test_an_executed_copy_re_runs_in_place_and_writes_to_the_report(smoke):
     metrics.unlink()
     nb = nbformat.read(layout.executed / "01_data.ipynb", as_version=4)
     NotebookClient(
-        nb, kernel_name=pipeline.KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(layout.executed)}}
+        nb, kernel_name=KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(layout.executed)}}
     ).execute()
     assert metrics.read_bytes() == before  # written again, where the runner wrote it, with the same numbers
     assert not any(o.output_type == "error" for c in nb.cells for o in c.get("outputs", []))
@@ -546,7 +547,7 @@ def test_papermill_from_the_project_root_writes_inside_the_project(tmp_path, mon
         papermill.execute_notebook(
             "notebooks/01_data.ipynb",
             str(tmp_path / "out.ipynb"),
-            kernel_name=pipeline.KERNEL_NAME,
+            kernel_name=KERNEL_NAME,
             parameters={"samples_per_class": 5},
             progress_bar=False,
         )

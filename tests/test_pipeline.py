@@ -7,7 +7,7 @@ import pytest
 from conftest import RUNNER_CELL, wait_for
 
 from mnist_utils import validation
-from mnist_utils.book import notebooks, pipeline, record
+from mnist_utils.book import execute, notebooks, pipeline, record
 
 
 def test_discover_orders_by_prefix_and_ignores_others(notebook_factory):
@@ -352,7 +352,7 @@ def test_executed_copies_point_at_the_report_not_at_staging(notebook_factory, tm
     assert ".staging" not in nbformat.writes(nb)
     # Inside the project the paths are relative to it, as the parameters' defaults are.
     inside = pipeline.Layout(layout.notebooks, layout.params, pipeline.project_root() / "report")
-    assert pipeline.path_parameters(inside, "02_r") == {
+    assert execute.path_parameters(inside, "02_r") == {
         "artifacts_dir": "report/artifacts",
         "output_dir": "report/artifacts/02_r",
     }

@@ -105,13 +105,13 @@ def test_the_new_notebook_runs_in_the_smoke_profile_and_appears_in_both_editions
             "en",
             (
                 "The two parts that follow",
-                f"Part 8, <em>Batch size</em>, was added to the study: {QUESTION}",
+                f"Notebook 08, <em>Batch size</em>, was added to the study: {QUESTION}",
                 "Batch size.</strong> At batch 128",
             ),
         ),
         (
             "zh",
-            ("后面两个部分", "第 8 部分《Batch size》是后来加入本研究的：", "Batch size。</strong> 批大小为 128 时"),
+            ("后面两个部分", "笔记本 08《Batch size》是后来加入本研究的：", "Batch size。</strong> 批大小为 128 时"),
         ),
     ):
         paths, built = report.build(project, project.params / "report.yaml", language=language)

@@ -8,6 +8,7 @@ import pytest
 
 from mnist_utils import validation
 from mnist_utils.book import notebooks, pipeline
+from mnist_utils.book.environment import KERNEL_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -101,7 +102,7 @@ def test_papermill_alone_stops_in_the_check_cell_with_the_same_message(tmp_path)
             str(ROOT / "notebooks" / "02_mlp_baseline.ipynb"),
             str(tmp_path / "out.ipynb"),
             parameters={"epochs": -3, "seeds": "[0]"},
-            kernel_name=pipeline.KERNEL_NAME,
+            kernel_name=KERNEL_NAME,
             progress_bar=False,
             cwd=str(ROOT / "notebooks"),
         )

@@ -242,7 +242,7 @@ def added_part(stem: str, cells) -> dict:
     title = next((t.splitlines()[0][2:] for t in text if t.startswith("# ")), stem)
     question = next((m.group(1) for t in text if (m := QUESTION.search(t))), "")
     takeaways = next((m.group(1) for t in reversed(text) if (m := TAKEAWAYS.match(t))), "")
-    return {"number": int(stem[:2]), "title": title, "question": " ".join(question.split()), "takeaways": takeaways}
+    return {"number": stem[:2], "title": title, "question": " ".join(question.split()), "takeaways": takeaways}
 
 
 def introduction(language: str, parts: int = len(STUDY), added: list[dict] = ()) -> str:
