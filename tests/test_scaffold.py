@@ -107,11 +107,17 @@ def test_the_new_notebook_runs_in_the_smoke_profile_and_appears_in_both_editions
                 "The two parts that follow",
                 f"Notebook 08, <em>Batch size</em>, was added to the study: {QUESTION}",
                 "Batch size.</strong> At batch 128",
+                f"Notebook 08, added to the study, asks: {QUESTION}",  # the abstract
             ),
         ),
         (
             "zh",
-            ("后面两个部分", "笔记本 08《Batch size》是后来加入本研究的：", "Batch size。</strong> 批大小为 128 时"),
+            (
+                "后面两个部分",
+                "笔记本 08《Batch size》是后来加入本研究的：",
+                "Batch size。</strong> 批大小为 128 时",
+                "后来加入本研究的笔记本 08 提出的问题是：",
+            ),
         ),
     ):
         paths, built = report.build(project, project.params / "report.yaml", language=language)
@@ -123,9 +129,31 @@ def test_the_new_notebook_runs_in_the_smoke_profile_and_appears_in_both_editions
         kinds = ("Figure", "Table") if language == "en" else ("图", "表")
         pdf_caption, html_caption = (r" (\d+):", r" (\d+)\.") if language == "en" else (r" (\d+) ", r" (\d+)\u3000")
         for kind in kinds:
-            in_pdf = [int(n) for n in re.findall(kind + pdf_caption, pdf)]
+            in_pdf = [int(n) for n in re.findall("(?m)^" + kind + pdf_caption, pdf)]  # captions start a line
             in_html = [int(n) for n in re.findall("<b>" + kind + html_caption, html)]
             assert in_pdf == in_html == list(range(1, len(in_html) + 1)) and in_html, (language, kind, in_pdf, in_html)
         assert [int(n) for n in re.findall(r"<b>(?:Figure|图) ?(\d+)", html)][-1] == 3  # 02's two figures, then 08's
         for expected in words:
             assert expected in html.replace("&#x27;", "'").replace("&#39;", "'"), (language, expected)
+
+
+@pytest.mark.parametrize(
+    "language, seven, eight, named",
+    [
+        (
+            "en",
+            "\n\n**How the report is organised.** The seven parts",
+            "The eight parts",
+            "Notebook 08, *Batch size*, was",
+        ),
+        ("zh", "\n\n**报告的组织。** 后面七个部分", "后面八个部分", "笔记本 08《Batch size》是后来加入本研究的"),
+    ],
+)
+def test_the_introduction_counts_the_parts_and_names_the_added_ones(language, seven, eight, named):
+    from mnist_utils.book import report
+
+    study = report.introduction(language)
+    assert seven in study and named[:6] not in study  # its own paragraph, the study's seven parts, nothing added
+    added = [{"number": "08", "title": "Batch size", "question": QUESTION, "takeaways": ""}]
+    grown = report.introduction(language, 8, added)
+    assert eight in grown and f"{named}" in grown and QUESTION in grown

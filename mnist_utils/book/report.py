@@ -339,7 +339,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
     body.append(new_markdown_cell(appendix(record, executed, language), id="appendix"))
     if settings["include_code"]:
         body.append(new_markdown_cell(code_appendix(executed, language), id="code"))
-    abstract = summary.abstract(metrics, record, language)
+    abstract = summary.abstract(metrics, record, language, added)
     # The PDF sets the cover, abstract and contents in its title block (templates/mnist_latex).
     front = [
         new_markdown_cell(_title_html(settings), id="title", metadata={"tags": ["html-only"]}),

@@ -131,11 +131,13 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
     return out
 
 
-def abstract(metrics: dict[str, dict], record: dict, language: str = "en") -> str:
-    """The abstract and keywords, as markdown (``templates/sections/abstract.<language>.md``)."""
+def abstract(metrics: dict[str, dict], record: dict, language: str = "en", added: list[dict] = ()) -> str:
+    """The abstract and keywords, as markdown (``templates/sections/abstract.<language>.md``);
+    ``added``: the notebooks added to the study (``report.added_part``), whose questions it names."""
     from mnist_utils.book import prose
 
-    return prose.section("abstract", {**facts(metrics, record), "keywords": KEYWORDS[language]}, language)
+    values = {**facts(metrics, record), "keywords": KEYWORDS[language], "added": list(added)}
+    return prose.section("abstract", values, language)
 
 
 def conclusions(metrics: dict[str, dict], record: dict, language: str = "en", added: list[dict] = ()) -> str:
