@@ -66,7 +66,6 @@ artifacts.save_json(out / "metrics.json", {
     "histories": {str(r.seed): r.history for r in runs},
 })"""
 
-# Markdown cells: (id, English, Chinese). The title's Chinese is left for the author (see the module docstring).
 TITLE = """\
 # {title}
 
@@ -87,6 +86,7 @@ TITLE_ZH = """\
 - **输入。** 笔记本 01 的数据划分（`mnist_utils.data.split`）。
 - **输出。** `report/artifacts/{name}/`：`metrics.json` 和下面的图。"""
 
+# The other markdown cells: (id, English, Chinese); the title's Chinese is left for its author.
 PROSE = [
     (
         "cell-03",
