@@ -408,7 +408,12 @@ def _translated(
         if i18n.untranslated(english):
             problems.append(f"{where}: no {language} translation in {file}; shown in English")
         return english
-    if entry["en"] != english_hash(template):
+    if not entry["en"]:  # a new entry (mnist-study new's title, or one written by hand without `en:`)
+        problems.append(
+            f"{where}: the {language} translation is not accepted yet (it records no English); after "
+            f"translating it, `mnist-study translations --accept {file[:2]}` records it"
+        )
+    elif entry["en"] != english_hash(template):
         problems.append(
             f"{where}: the {language} translation is out of date (its English changed); "
             f"`mnist-study translations` shows it"
