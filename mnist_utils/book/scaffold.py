@@ -27,7 +27,7 @@ PARAMETERS = "\n".join(
     [
         'profile: str = "full"  # parameter profile name; set by the runner',
         f'artifacts_dir: str = "report/artifacts"  # root of every notebook\'s artifacts, {RUNNER}',
-        f'output_dir: str = "report/artifacts/{{name}}"  # where this notebook writes, {RUNNER}',
+        'output_dir: str = "report/artifacts/{name}"  # where this notebook writes, ' + RUNNER,
         "seeds: list[int] = [0, 1, 2]  # one training run per seed [non-empty; each at least 0]",
         "epochs: int = 3  # passes over the training set [at least 1]",
         "batch_size: int = 128  # images per gradient step [at least 1]",
@@ -74,9 +74,9 @@ TITLE = """\
 - **Inputs.** The data split of notebook 01 (`mnist_utils.data.split`).
 - **Outputs.** `report/artifacts/{name}/`: `metrics.json` and the figure below.
 
-{{## To use another notebook's results, list its file in this notebook's metadata (JupyterLab: the property
-inspector), for example "mnist_study": {{"reads": ["02_mlp_baseline/metrics.json"]}}, and load it in a code cell:
-artifacts.load_json(artifacts.resolve(artifacts_dir) / "02_mlp_baseline" / "metrics.json"). ##}}"""
+{## To use another notebook's results, list its file in this notebook's metadata (JupyterLab: the property
+inspector), for example "mnist_study": {"reads": ["02_mlp_baseline/metrics.json"]}, and load it in a code cell:
+artifacts.load_json(artifacts.resolve(artifacts_dir) / "02_mlp_baseline" / "metrics.json"). ##}"""
 
 TITLE_ZH = """\
 # {title}
@@ -123,6 +123,13 @@ SMOKE = """\
 """
 
 
+def _fill(template: str, values: dict[str, str]) -> str:
+    """``template`` with each ``{key}`` of ``values`` replaced; every other brace (Jinja's, JSON's) stays."""
+    for key, value in values.items():
+        template = template.replace(f"{{{key}}}", value)
+    return template
+
+
 def _free_number(taken: set[str]) -> str:
     return next(f"{n:02d}" for n in range(1, 100) if f"{n:02d}" not in taken)
 
@@ -131,17 +138,17 @@ def skeleton(name: str, question: str) -> tuple[nbformat.NotebookNode, str]:
     """The notebook ``name`` asking ``question``, and its Chinese translations file (YAML text)."""
     number = name[:2]
     fill = {"name": name, "number": number, "title": name[3:].replace("_", " ").capitalize(), "question": question}
-    prose = [(cid, en.replace("{number}", number), zh.replace("{number}", number)) for cid, en, zh in PROSE]
+    prose = [(cid, _fill(en, fill), _fill(zh, fill)) for cid, en, zh in PROSE]
     md = {cid: new_markdown_cell(en, id=cid) for cid, en, _ in prose}
     cells = [
-        new_markdown_cell(TITLE.format(**fill), id="cell-00"),
-        new_code_cell(PARAMETERS.format(**fill), id="cell-01", metadata={"tags": ["parameters"]}),
+        new_markdown_cell(_fill(TITLE, fill), id="cell-00"),
+        new_code_cell(_fill(PARAMETERS, fill), id="cell-01", metadata={"tags": ["parameters"]}),
         new_code_cell(CHECK, id="cell-01-check"),
         new_code_cell(SETUP, id="cell-02"),
         md["cell-03"],
         new_code_cell(TRAIN, id="cell-04"),
         md["cell-04-text"],
-        new_code_cell(FIGURE.format(**fill), id="cell-05"),
+        new_code_cell(_fill(FIGURE, fill), id="cell-05"),
         md["cell-05-caption"],
         new_code_cell(SAVE, id="cell-06"),
         md["cell-07"],
@@ -155,7 +162,7 @@ def skeleton(name: str, question: str) -> tuple[nbformat.NotebookNode, str]:
         },
     )
     # The title's entry records no English: it is out of date until its author translates the question.
-    entries = {"cell-00": {"en": "", "text": TITLE_ZH.format(**fill)}}
+    entries = {"cell-00": {"en": "", "text": _fill(TITLE_ZH, fill)}}
     entries |= {cid: {"en": translations.english_hash(en), "text": zh} for cid, en, zh in prose}
     return nb, translations.dump_translations(entries, "zh", f"{name}.ipynb")
 
@@ -172,8 +179,7 @@ def new(name: str, question: str, layout: Layout) -> list[Path]:
     question = " ".join(question.split())
     if not question:
         raise PipelineError("The question is empty: give the question the notebook answers, in quotes.")
-    existing = {p.stem for p in layout.notebooks.glob("[0-9][0-9]_*.ipynb")}
-    by_number = {stem[:2]: stem for stem in existing}
+    by_number = {p.stem[:2]: p.stem for p in layout.notebooks.glob("[0-9][0-9]_*.ipynb")}
     if name[:2] in by_number:
         raise PipelineError(
             f"Number {name[:2]} is taken by {by_number[name[:2]]}.ipynb; choose a free one, "
@@ -197,7 +203,7 @@ def new(name: str, question: str, layout: Layout) -> list[Path]:
         zh_path.write_text(zh_text, encoding="utf-8")
         written.append(zh_path)
         if smoke_text is not None:
-            text = smoke_text + ("" if smoke_text.endswith("\n") else "\n") + SMOKE.format(name=name)
+            text = smoke_text + ("" if smoke_text.endswith("\n") else "\n") + _fill(SMOKE, {"name": name})
             if name not in (yaml.safe_load(text) or {}).get("notebooks", {}):
                 raise PipelineError(
                     f"{smoke} does not end inside its 'notebooks:' section; add a section for {name} by hand."

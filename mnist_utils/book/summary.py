@@ -103,12 +103,13 @@ def facts(metrics: dict[str, dict], record: dict) -> dict:
     if (m := metrics.get("05_cnn")) is not None:
         exports = {e["format"]: e for e in m.get("exports", [])}
         int8, keras = exports.get("TFLite int8"), exports.get("Keras")
+        settings = runs.get("05_cnn", {}).get("parameters", {})
         out["cnn"] = {
             "test_accuracy": m["ours"]["test_accuracy"],
             "ensemble": m["ours"]["ensemble_test_accuracy"],
             "seeds": len(m.get("runs", {}).get("our CNN", [])),
-            "warmup_epochs": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_warmup_epochs"),
-            "batch_norm": runs.get("05_cnn", {}).get("parameters", {}).get("cnn_batch_norm"),
+            "warmup_epochs": settings.get("cnn_warmup_epochs"),
+            "batch_norm": settings.get("cnn_batch_norm"),
             "int8_accuracy": int8["test accuracy (%)"] if int8 and keras else None,
             "int8_smaller": keras["file size (KB)"] / int8["file size (KB)"] if int8 and keras else None,
         }
