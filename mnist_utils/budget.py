@@ -32,13 +32,15 @@ def _runs(
     validation: int = data.VALIDATION_SIZE,
     tested_every_epoch: bool = False,
     side_by_side: bool = False,
+    validated_last_only: bool = False,
 ) -> float:
     """FLOPs of ``runs`` trainings of ``model``: ``epochs`` over ``images``, the validation set
-    after every epoch, the test set once (or after every epoch too) and, for configurations
-    trained side by side (``training.train_branches``), the training images once more, which
-    they score in inference mode."""
+    after every epoch (or after the last only), the test set once (or after every epoch too) and,
+    for configurations trained side by side (``training.train_branches``), the training images
+    once more, which they score in inference mode."""
     tests = epochs + 1 if tested_every_epoch else 1
-    scored = epochs * validation + tests * TEST_IMAGES + (images if side_by_side else 0)
+    validated = 1 if validated_last_only else epochs
+    scored = validated * validation + tests * TEST_IMAGES + (images if side_by_side else 0)
     return runs * models.training_flops(model, trained=epochs * images, evaluated=scored)
 
 
@@ -102,23 +104,35 @@ def _cnns(p: dict) -> float:
     # On a subset both arms train; on the whole training set the augmented arm is the headline's runs.
     subset = _images(p["ablation_train_limit"]) < images
     ablation = _runs(
-        ours, (2 if subset else 1) * len(p["cnn_seeds"]), p["cnn_epochs"], _images(p["ablation_train_limit"])
+        ours,
+        (2 if subset else 1) * len(p["cnn_seeds"]),
+        p["cnn_epochs"],
+        _images(p["ablation_train_limit"]),
+        validated_last_only=True,
     )
     # Each fold trains on the other folds of the training and validation images together.
     pooled = images + data.VALIDATION_SIZE
     held_out = pooled // p["cv_folds"]
     folds = _runs(
-        _cnn("paper001"), p["cv_folds"] + len(p["cv_seeds"]) - 1, p["cv_epochs"], pooled - held_out, validation=held_out
+        _cnn("paper001"),
+        p["cv_folds"] + len(p["cv_seeds"]) - 1,
+        p["cv_epochs"],
+        pooled - held_out,
+        validation=held_out,
+        validated_last_only=True,
     )
     return recipes + headline + ablation + folds
 
 
-def _course_papers(p: dict) -> float:
-    mlp, images, seeds = _mlp((p["hidden_units"],)), _images(p["train_limit"]), len(p["seeds"])
-    return (
-        _branches(mlp, 3 * seeds, p["activation_epochs"], images)  # relu, sigmoid, tanh
-        + _branches(mlp, 2 * seeds, p["epochs"], images)
-    )  # the baseline and the regularized MLP
+def _course_papers(p: dict, baseline: dict) -> float:
+    activations = _branches(
+        _mlp((p["hidden_units"],)), 3 * len(p["seeds"]), p["activation_epochs"], _images(p["train_limit"])
+    )
+    # Paper 000's regularized MLP, trained as notebook 02 trains the baseline that it is compared with.
+    regularized = _branches(
+        _mlp((baseline["hidden_units"],)), len(baseline["seeds"]), baseline["epochs"], _images(baseline["train_limit"])
+    )
+    return activations + regularized
 
 
 PLANNERS = {
@@ -128,9 +142,14 @@ PLANNERS = {
     "05_cnn": _cnns,
     "07_course_papers": _course_papers,
 }
+READS = {"07_course_papers": ("02_mlp_baseline",)}  # notebooks whose parameters a plan also needs
 
 
 def planned_flops(parameters: dict[str, dict]) -> dict[str, float]:
     """Training FLOPs each notebook plans with ``parameters`` ({notebook stem: its resolved
     parameters}, as ``pipeline.resolve_parameters`` gives them); notebooks that train nothing are left out."""
-    return {stem: plan(parameters[stem]) for stem, plan in PLANNERS.items() if stem in parameters}
+    return {
+        stem: plan(parameters[stem], *(parameters[other] for other in READS.get(stem, ())))
+        for stem, plan in PLANNERS.items()
+        if stem in parameters
+    }

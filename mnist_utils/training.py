@@ -156,6 +156,7 @@ def train(
     eval_batch_size: int = 2048,
     plateau_patience: int = 0,
     record_test: bool = False,
+    validate_last_only: bool = False,
     position: str = "",
     label: str = "",
     reuse: ModelCache | None = None,
@@ -179,6 +180,10 @@ def train(
             (``RunResult.epoch_test_predictions``). Nothing in training looks at
             them; they exist to measure what choosing an epoch by its test score,
             as course paper 003 does, would add.
+        validate_last_only: score the validation set after the last epoch only, for runs
+            that use nothing but their final score (the history's validation lists then
+            hold one value). On a small training subset, scoring the validation set after
+            every epoch costs more than the training.
         position: where this run stands among its siblings ("2 of 3"), for the
             runner's progress line.
         label: what trains, for that line ("our CNN with augmentation"); the model's name if empty.
@@ -189,6 +194,8 @@ def train(
             includes the tracing, the other runs' do not).
     """
     keras = backend.keras()
+    if validate_last_only and plateau_patience:
+        raise ValueError("plateau_patience watches the validation loss after every epoch; validate_last_only skips it")
 
     def compile_model(m):
         m.compile(
@@ -229,6 +236,7 @@ def train(
         shuffle=True,
         validation_data=(splits.x_val, splits.y_val),
         validation_batch_size=eval_batch_size,
+        validation_freq=[epochs] if validate_last_only else 1,
         callbacks=callbacks,
         verbose=0,
     )
@@ -245,7 +253,8 @@ def train(
         models.training_flops(
             model,
             trained=ran * len(splits.y_train),
-            evaluated=ran * len(splits.y_val) + len(splits.y_test) * (1 + (ran if record_test else 0)),
+            evaluated=len(history["val_loss"]) * len(splits.y_val)
+            + len(splits.y_test) * (1 + (ran if record_test else 0)),
         )
     )
     accuracy = float(np.mean(probs.argmax(axis=1) == splits.y_test))
@@ -398,10 +407,14 @@ def _group_rates_optimizer(name: str, rates: list[float]):
     return GroupRates.from_config(plain.get_config())
 
 
-# Training steps from which train_branches compiles with XLA by default. Measured on
-# 2 CPU cores: a 9-branch 784-128-10 model's epoch (422 steps) takes 2.6 s instead
-# of 4.2 s, after about 1 s more of compiling.
+# When train_branches compiles with XLA by default: runs of at least this many steps
+# (compiling takes a second or two) of models of at least this many branches. Measured
+# in full runs on 2 CPU cores: 03's grid (12 branches per model) took 89 s with XLA and
+# 103 s without, 04's regularizers (24 branches) 82 s and 100 s; but 03's rate search
+# (4 branches) took 43 s with it and 41 s without, and 07's 3-branch MLP with dropout
+# 8 s an epoch with it and 1.3 s without.
 XLA_MIN_STEPS = 1000
+XLA_MIN_BRANCHES = 12
 
 
 def _use_xla(model) -> None:
@@ -457,8 +470,8 @@ def train_branches(
             validation loss, for :func:`restore_best` (early stopping); True for
             every configuration or a list of the keys of those to keep.
         xla: compile the training step with XLA (see :func:`_use_xla`); "auto" does
-            so for runs of at least ``XLA_MIN_STEPS`` steps, since compiling takes
-            about a second more per model than it saves on a few hundred steps.
+            so for runs of at least ``XLA_MIN_STEPS`` steps of at least ``XLA_MIN_BRANCHES``
+            branches: compiling takes a second or two, and only wide models gain.
 
     Returns:
         (list of BranchResult, list of epoch seconds); with a dict of builds, a dict
@@ -499,7 +512,7 @@ def train_branches(
         opt = make_optimizer(optimizer, learning_rate)
     model.compile(optimizer=opt, loss=branch_loss(branches), steps_per_execution=steps_per_execution)
     steps = epochs * int(np.ceil(len(splits.y_train) / batch_size))
-    if xla is True or (xla == "auto" and steps >= XLA_MIN_STEPS):
+    if xla is True or (xla == "auto" and steps >= XLA_MIN_STEPS and branches >= XLA_MIN_BRANCHES):
         _use_xla(model)
     keep = [keep_best is True or (keep_best is not False and key in keep_best) for key in parts]
     if any(w.shape[0] != k for part, kept in zip(parts.values(), keep) if kept for w in part.weights):

@@ -40,7 +40,7 @@ def test_an_edit_that_doubles_an_epoch_count_breaks_the_budget():
 
 def test_the_extended_profile_keeps_the_earlier_design_and_its_cost():
     """params/extended.yaml is the study before the budget: about three times the work."""
-    assert sum(_planned("extended").values()) > 3 * LIMIT
+    assert sum(_planned("extended").values()) > 2.5 * LIMIT  # 179 TFLOP
 
 
 def test_a_notebooks_plan_is_its_runs_counted_by_hand():
@@ -60,8 +60,8 @@ def test_the_ablation_trains_both_arms_only_on_a_subset():
 
     def run(images):  # one run of our CNN on ``images`` training images
         return models.training_flops(
-            ours, trained=full["cnn_epochs"] * images, evaluated=full["cnn_epochs"] * data.VALIDATION_SIZE + 10_000
-        )
+            ours, trained=full["cnn_epochs"] * images, evaluated=data.VALIDATION_SIZE + 10_000
+        )  # validated after the last epoch only
 
     seeds = len(full["cnn_seeds"])
     subset = budget.planned_flops({"05_cnn": {**full, "ablation_train_limit": 4000}})["05_cnn"]
@@ -69,3 +69,26 @@ def test_the_ablation_trains_both_arms_only_on_a_subset():
     assert subset - whole == pytest.approx(2 * seeds * run(4000) - seeds * run(54_000))
     # A "subset" at least as large as the training set is the training set.
     assert budget.planned_flops({"05_cnn": {**full, "ablation_train_limit": 60_000}})["05_cnn"] == whole
+
+
+def test_notebook_07_trains_paper_000s_regularized_mlp_as_notebook_02_trains_the_baseline():
+    """07 compares its regularized MLP with 02's runs instead of training a baseline again, so the
+    regularized MLP's work follows 02's parameters (seeds, epochs, training images), and 07's own
+    parameters size only the activation comparison."""
+    resolved = pipeline.resolve_parameters(pipeline.discover(pipeline.default_layout().notebooks), {})
+    p07, p02 = resolved["07_course_papers"], resolved["02_mlp_baseline"]
+    assert "epochs" not in p07  # the regularized MLP's budget is 02's
+    mlp = models.build_mlp((128,))  # one branch
+
+    def branches(runs, epochs, images):  # side by side: the training images are scored once more
+        scored = epochs * data.VALIDATION_SIZE + 10_000 + images
+        return runs * models.training_flops(mlp, trained=epochs * images, evaluated=scored)
+
+    def plan(**changes02):
+        return budget.planned_flops({"07_course_papers": p07, "02_mlp_baseline": {**p02, **changes02}})[
+            "07_course_papers"
+        ]
+
+    activations = branches(3 * len(p07["seeds"]), p07["activation_epochs"], 54_000)
+    assert plan() == pytest.approx(activations + branches(3, 10, 54_000))
+    assert plan(epochs=20, seeds=[0], train_limit=6000) == pytest.approx(activations + branches(1, 20, 6000))

@@ -325,9 +325,12 @@ def test_xla_runs_when_asked_and_auto_leaves_short_runs_without(tiny_splits, mon
         return compiled == [results[0].model]
 
     assert xla_used(xla=True) and not xla_used(xla=False)
+    monkeypatch.setattr(training, "XLA_MIN_BRANCHES", 1)
     assert not xla_used()  # "auto": 2 epochs of 8 steps are far below XLA_MIN_STEPS
     monkeypatch.setattr(training, "XLA_MIN_STEPS", 16)
     assert xla_used()  # and at the threshold it compiles
+    monkeypatch.setattr(training, "XLA_MIN_BRANCHES", 2)
+    assert not xla_used()  # but not a model of fewer branches than XLA_MIN_BRANCHES
 
 
 def test_side_by_side_keeps_best_weights_only_where_asked(tiny_splits):
@@ -448,3 +451,19 @@ def test_training_flops_count_the_layers_by_hand(tiny_splits):
     assert progress._state["flops"] - before == pytest.approx(6 * macs * 2 * n_train + 2 * macs * (2 * n_val + n_train))
     # LeNet-5 as paper 003 builds it: 24x24x6 outputs of 5x5x1, 8x8x16 of 5x5x6, dense 256-120-10.
     assert models.multiply_adds(models.build_lenet5()) == 24 * 24 * 6 * 25 + 8 * 8 * 16 * 150 + 256 * 120 + 120 * 10
+
+
+def test_validating_after_the_last_epoch_only_keeps_the_final_score_and_the_training(tiny_splits):
+    """validate_last_only scores the validation set once, at the end: the same final score and the
+    same training as scoring it after every epoch (validation changes no weight), and it refuses
+    early stopping, which needs a score after every epoch."""
+    training.set_determinism()
+    build = functools.partial(models.build_mlp, hidden=(16,))
+    every = training.train(build, tiny_splits, seed=3, epochs=3, batch_size=32)
+    last = training.train(build, tiny_splits, seed=3, epochs=3, batch_size=32, validate_last_only=True)
+    assert len(every.history["val_accuracy"]) == 3 and len(last.history["val_accuracy"]) == 1
+    assert last.history["val_accuracy"][-1] == every.history["val_accuracy"][-1]
+    assert last.history["val_loss"][-1] == pytest.approx(every.history["val_loss"][-1])
+    assert last.history["loss"] == every.history["loss"] and np.array_equal(last.test_probs, every.test_probs)
+    with pytest.raises(ValueError, match="plateau_patience"):
+        training.train(build, tiny_splits, seed=3, epochs=3, batch_size=32, validate_last_only=True, plateau_patience=2)
