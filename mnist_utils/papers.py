@@ -25,6 +25,7 @@ CLAIM_FIELDS = {
     "at_least": ("stated",),
     "within": ("stated", "tolerance"),
     "beats": (),
+    "unbeaten": (),
     "smaller": (),
     "at_most": ("tolerance",),
     "top_pairs": ("pairs", "top"),
@@ -125,6 +126,19 @@ def beats(a, b, tests: list[dict]) -> dict:
         "tally": tally,
         "p": max(t["p_value"] for t in tests) if tests else None,
     }
+
+
+def unbeaten(best, claimed, tests: list[dict]) -> dict:
+    """ "The paper's pick is the best configuration" holds unless the best configuration we found
+    beats it (:func:`beats`: a higher mean and significantly better in most seed pairs).
+
+    Args:
+        best, claimed: per-seed test accuracies of our best configuration and of the paper's pick
+            (the same lists if the pick is our best); tests: :func:`evaluation.mcnemar` of the best
+            against the pick, per seed pair (none if they are the same).
+    """
+    result = beats(best, claimed, tests)
+    return {**result, "verdict": _verdict(result["verdict"] != "reproduced")}
 
 
 def smaller(a: float, b: float) -> dict:
@@ -377,6 +391,7 @@ RULE_FUNCTIONS = {
     "at_least": at_least,
     "within": within,
     "beats": beats,
+    "unbeaten": unbeaten,
     "smaller": smaller,
     "at_most": at_most,
     "top_pairs": top_pairs,

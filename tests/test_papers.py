@@ -37,6 +37,8 @@ def test_the_claims_data_loads_and_covers_every_paper():
         "000.regularized_better",
         "000.regularized_gap",
         "000.confused_pairs",
+        "000.relu_adam_best",
+        "000.cnn_fewer_errors",
         "001.accuracy",
         "001.f1",
         "001.cross_validation",
@@ -623,3 +625,22 @@ def test_a_verdict_on_a_departing_recipe_says_so_in_both_languages():
     assert prose.render_text("{{ ruling(r) }}", {"r": shorter}, "zh") == "**复现**；判定时训练 1 轮（论文：10）"
     same = papers.judge(claim, a=0.25, b=0.5, recipe={"epochs": 10, "l2": 0.01})
     assert prose.render_text("{{ ruling(r) }}", {"r": same}) == "**reproduced**"
+
+
+@pytest.mark.parametrize(
+    "best, claimed, tests, verdict",
+    [
+        ([0.75] * 3, [0.75] * 3, [], "reproduced"),  # the paper's pick is our best: no pair to test
+        ([0.75] * 3, [0.5] * 3, [WIN, WIN, NOT_SIGNIFICANT], "not_reproduced"),  # beaten in 2 of 3 seed pairs
+        ([0.75] * 3, [0.5] * 3, [WIN, NOT_SIGNIFICANT, NOT_SIGNIFICANT], "reproduced"),  # 1 of 3: not beaten
+        ([0.75] * 2, [0.5] * 2, [WIN, AT_THRESHOLD], "reproduced"),  # p = 0.05 is not significant
+        ([0.75], [0.5], [WIN], "not_reproduced"),
+    ],
+)
+def test_unbeaten_holds_unless_our_best_beats_the_papers_pick(best, claimed, tests, verdict):
+    result = papers.unbeaten(best, claimed, tests)
+    assert result["verdict"] == verdict
+    assert result["ours"] == evaluation.summary(best) and result["other"] == evaluation.summary(claimed)
+    assert result["diff"] == pytest.approx(np.mean(best) - np.mean(claimed))
+    # The opposite of beats whenever a pick and a best were compared.
+    assert (result["verdict"] == "reproduced") != (papers.beats(best, claimed, tests)["verdict"] == "reproduced")
