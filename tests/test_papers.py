@@ -644,3 +644,31 @@ def test_unbeaten_holds_unless_our_best_beats_the_papers_pick(best, claimed, tes
     assert result["diff"] == pytest.approx(np.mean(best) - np.mean(claimed))
     # The opposite of beats whenever a pick and a best were compared.
     assert (result["verdict"] == "reproduced") != (papers.beats(best, claimed, tests)["verdict"] == "reproduced")
+
+
+@pytest.mark.parametrize(
+    "a, b, verdict",
+    [
+        ([[0.95, 0.96, 0.97], [0.95, 0.96, 0.97]], [[0.90, 0.94, 0.96], [0.92, 0.96, 0.98]], "reproduced"),
+        # faster, but its seeds spread more than B's: not more stable
+        ([[0.95, 0.96, 0.97], [0.98, 0.99, 1.0]], [[0.90, 0.94, 0.96], [0.92, 0.96, 0.98]], "not_reproduced"),
+        # steadier, but slower after the first epoch
+        ([[0.905, 0.95, 0.97], [0.905, 0.95, 0.97]], [[0.90, 0.94, 0.96], [0.92, 0.96, 0.98]], "not_reproduced"),
+        # one seed each: no spread to compare
+        ([[0.95, 0.96, 0.97]], [[0.90, 0.94, 0.96]], "not_reproduced"),
+    ],
+)
+def test_faster_steadier_needs_a_higher_first_epoch_and_a_smaller_spread_between_seeds(a, b, verdict):
+    result = papers.faster_steadier(a, b, early=3)
+    assert result["verdict"] == verdict
+    assert result["ours"]["first"] == evaluation.summary(np.asarray(a)[:, 0]) and result["epochs"] == 3
+    assert result["faster"] == (np.mean(np.asarray(a)[:, 0]) > np.mean(np.asarray(b)[:, 0]))
+
+
+def test_faster_steadier_looks_only_at_the_early_epochs():
+    """A spread that opens after the first `early` epochs does not count; fewer epochs than `early` use them all."""
+    a = [[0.95, 0.96, 0.90], [0.95, 0.96, 0.99]]  # A's seeds part only in epoch 3
+    b = [[0.90, 0.94, 0.96], [0.92, 0.96, 0.96]]
+    assert papers.faster_steadier(a, b, early=2)["verdict"] == "reproduced"
+    assert papers.faster_steadier(a, b, early=3)["verdict"] == "not_reproduced"
+    assert papers.faster_steadier(a, b, early=10)["epochs"] == 3
