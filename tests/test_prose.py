@@ -388,3 +388,11 @@ def test_06s_and_07s_result_macros_take_every_branch(language):
     else:
         assert named.startswith("未复现的是：") and "按原文不可能成立" not in named and "无法检验的是：" in named
     assert say("{{ claims_by_verdict(t) }}", t={"not_reproduced": [], "impossible": [], "unverifiable": []}) == ""
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_06s_test_digits_macro_says_all_or_how_many_of_how_many(language):
+    say = lambda template, **values: prose.render_text(template, values, language)  # noqa: E731
+    subset, whole = say("{{ test_digits(5000, 10000) }}"), say("{{ test_digits(10000, 10000) }}")
+    assert "5,000" in subset and "10,000" in subset and ("evenly spaced" if language == "en" else "均匀间隔") in subset
+    assert whole == ("all 10,000 test digits" if language == "en" else "全部 10,000 个测试数字")

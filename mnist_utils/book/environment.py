@@ -17,6 +17,8 @@ from mnist_utils import artifacts
 from mnist_utils.book.record import read as read_json
 
 KERNEL_NAME = "mnist-study"
+# The kernel that notebooks name in their metadata, as install_kernel registers it.
+KERNELSPEC = {"name": KERNEL_NAME, "display_name": f"Python ({KERNEL_NAME})", "language": "python"}
 # Set in the kernel's environment so TensorFlow's C++ start-up lines never
 # reach a notebook (they must be set before TensorFlow is imported).
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -103,7 +105,7 @@ def install_kernel(user: bool = False) -> str:
         user=user,
         prefix=None if user else sys.prefix,
         kernel_name=KERNEL_NAME,
-        display_name="Python (mnist-study)",
+        display_name=KERNELSPEC["display_name"],
         env=KERNEL_ENV,
     )
     # The kernel's own start-up warnings (e.g. about TCP transport) would land in the

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mnist_utils import artifacts, i18n
 from mnist_utils.book import cache, summary
+from mnist_utils.book.environment import KERNELSPEC
 from mnist_utils.book.errors import ReportError
 from mnist_utils.book.formats import CJK_FONT_DIR, TEMPLATES, build_html, build_pdf
 from mnist_utils.book.lock import report_lock
@@ -347,7 +348,7 @@ def merge(executed: list[Path], settings: dict, record: dict, metrics: dict | No
         new_markdown_cell(_toc_html(headings(body), language), id="toc", metadata={"tags": ["html-only"]}),
     ]
     meta = {
-        "kernelspec": {"name": "mnist-study", "display_name": "Python (mnist-study)", "language": "python"},
+        "kernelspec": dict(KERNELSPEC),
         "language_info": {"name": "python"},
         "title": settings["title"],
         "mnist_report": {

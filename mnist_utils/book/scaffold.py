@@ -17,8 +17,9 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mnist_utils.book import translations
+from mnist_utils.book.environment import KERNELSPEC
 from mnist_utils.book.errors import PipelineError
-from mnist_utils.book.notebooks import Layout
+from mnist_utils.book.notebooks import NOTEBOOK_PATTERN, Layout
 
 NAME = re.compile(r"(\d\d)_([a-z][a-z0-9_]*)")
 
@@ -156,7 +157,7 @@ def skeleton(name: str, question: str) -> tuple[nbformat.NotebookNode, str]:
     nb = new_notebook(
         cells=cells,
         metadata={
-            "kernelspec": {"display_name": "Python (mnist-study)", "language": "python", "name": "mnist-study"},
+            "kernelspec": dict(KERNELSPEC),
             "language_info": {"name": "python"},
             "mnist_study": {"reads": []},
         },
@@ -179,7 +180,7 @@ def new(name: str, question: str, layout: Layout) -> list[Path]:
     question = " ".join(question.split())
     if not question:
         raise PipelineError("The question is empty: give the question the notebook answers, in quotes.")
-    by_number = {p.stem[:2]: p.stem for p in layout.notebooks.glob("[0-9][0-9]_*.ipynb")}
+    by_number = {p.stem[:2]: p.stem for p in layout.notebooks.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name)}
     if name[:2] in by_number:
         raise PipelineError(
             f"Number {name[:2]} is taken by {by_number[name[:2]]}.ipynb; choose a free one, "
