@@ -253,11 +253,23 @@ def multiply_adds(model) -> int:
             kh, kw = layer.kernel_size
             _, h, w, c_out = layer.output.shape
             total += h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):  # one kernel per channel: no sum over channels
+            kh, kw = layer.kernel_size
+            _, h, w, c_out = layer.output.shape
+            total += h * w * c_out * kh * kw
         elif isinstance(layer, keras.layers.Dense):
             total += layer.input.shape[-1] * layer.units
         elif isinstance(layer, keras.layers.EinsumDense):
             total += int(np.prod(layer.kernel.shape))
     return int(total)
+
+
+def application_size(name: str, input_shape=(32, 32, 1), classes: int = 10) -> dict:
+    """Parameters and multiply-adds per image of a ``keras.applications`` network (``"MobileNetV2"``),
+    built untrained (nothing is downloaded) for ``input_shape`` images and ``classes`` classes."""
+    keras = backend.keras()
+    model = getattr(keras.applications, name)(input_shape=input_shape, weights=None, classes=classes)
+    return {"parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)}
 
 
 def training_flops(model, trained: int, evaluated: int = 0) -> float:

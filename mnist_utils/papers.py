@@ -29,6 +29,11 @@ CLAIM_FIELDS = {
     "faster_steadier": ("early",),
     "smaller": (),
     "at_most": ("tolerance",),
+    "saturates": ("tolerance",),
+    "shared_errors": ("share",),
+    "fewer_and_beats": (),
+    "drops": ("least",),
+    "lighter": (),
     "top_pairs": ("pairs", "top"),
     "rarest": ("digit", "bottom"),
     "crossing": ("stated", "tolerance"),
@@ -38,7 +43,7 @@ CLAIM_FIELDS = {
     "unverifiable": (),
 }
 RULES = tuple(CLAIM_FIELDS)
-OTHER_FIELDS = ("rule", "why", "paper", "recipe")
+OTHER_FIELDS = ("rule", "why", "paper", "recipe", "covers")
 
 
 class ClaimsError(ValueError):
@@ -52,10 +57,18 @@ def load(path: str | Path = DATA) -> dict[str, dict]:
     papers = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["papers"]
     problems = []
     for number, paper in papers.items():
-        for key in ("kind", "year", "title", "claims"):
+        for key in ("kind", "year", "title", "listed", "claims"):
             if key not in paper:
                 problems.append(f"paper {number}: no {key!r}")
         for name, claim in paper.get("claims", {}).items():
+            covers = claim.get("covers", [])
+            if not isinstance(covers, list) or not all(
+                isinstance(n, int) and 1 <= n <= paper.get("listed", 0) for n in covers
+            ):
+                problems.append(
+                    f"claim {number}.{name}: 'covers' must list numbers of the paper's listed claims, "
+                    f"1 to {paper.get('listed')}, not {covers!r}"
+                )
             rule = claim.get("rule")
             if rule not in RULES:
                 problems.append(f"claim {number}.{name}: unknown rule {rule!r} (rules: {', '.join(RULES)})")
@@ -82,6 +95,22 @@ def load(path: str | Path = DATA) -> dict[str, dict]:
     if problems:
         raise ClaimsError(f"{path}:\n  - " + "\n  - ".join(problems))
     return papers
+
+
+def coverage(papers: dict[str, dict]) -> dict:
+    """How many of the claims each paper lists (its ``listed``, numbered from 1 in its own order)
+    the data file's claims check (their ``covers``), and which are not checked yet."""
+    missing = {
+        number: [
+            n
+            for n in range(1, paper["listed"] + 1)
+            if not any(n in claim.get("covers", []) for claim in paper["claims"].values())
+        ]
+        for number, paper in papers.items()
+    }
+    listed = sum(paper["listed"] for paper in papers.values())
+    unchecked = sum(len(m) for m in missing.values())
+    return {"listed": listed, "checked": listed - unchecked, "missing": {k: v for k, v in missing.items() if v}}
 
 
 def _verdict(holds: bool) -> str:
@@ -179,6 +208,103 @@ def smaller(a: float, b: float) -> dict:
 def at_most(value: float, tolerance: float) -> dict:
     """ "Close to nothing": our figure is at most ``tolerance``."""
     return {"verdict": _verdict(value <= tolerance), "ours": float(value), "tolerance": tolerance}
+
+
+def saturates(parameters, val_accuracy, gap, tolerance: float) -> dict:
+    """ "A deeper or wider network saturates accuracy and overfits more": holds when the largest
+    network's validation accuracy is at most ``tolerance`` above the best of the smaller ones
+    (accuracy has stopped rising with size) and the training-validation gap rises with the
+    parameter count (a Spearman rank correlation above zero).
+
+    Args:
+        parameters, val_accuracy, gap: one value per network of the capacity study (means over seeds).
+    """
+    from scipy.stats import spearmanr
+
+    order = np.argsort(parameters, kind="stable")
+    size, accuracy, gap = (np.asarray(v, dtype=float)[order] for v in (parameters, val_accuracy, gap))
+    gain = float(accuracy[-1] - accuracy[:-1].max())
+    rho = float(spearmanr(size, gap).statistic) if np.ptp(gap) > 0 else 0.0  # a flat gap does not rise
+    return {
+        "verdict": _verdict(gain <= tolerance and rho > 0),
+        "ours": gain,
+        "rho": rho,
+        "saturated": gain <= tolerance,
+        "largest": {"parameters": int(size[-1]), "val_accuracy": float(accuracy[-1]), "gap": float(gap[-1])},
+        "best_smaller": float(accuracy[:-1].max()),
+        "networks": len(size),
+        "tolerance": tolerance,
+    }
+
+
+def shared_errors(y_true, a, b, share: float) -> dict:
+    """ "A's errors come from the digits, not from the model": holds when, averaged over seed
+    pairs, at least ``share`` of A's test errors are errors of B too, a model of another structure.
+
+    Args:
+        a, b: per seed, each model's predicted labels (paired by position).
+    """
+    y_true = np.asarray(y_true)
+    shares, errors_a, errors_b = [], [], []
+    for pred_a, pred_b in zip(a, b):
+        wrong_a, wrong_b = np.asarray(pred_a) != y_true, np.asarray(pred_b) != y_true
+        shares.append(float(wrong_b[wrong_a].mean()) if wrong_a.any() else 1.0)  # no errors: none is B's alone
+        errors_a.append(int(wrong_a.sum()))
+        errors_b.append(int(wrong_b.sum()))
+    ours = evaluation.summary(shares)
+    return {
+        "verdict": _verdict(ours["mean"] >= share),
+        "ours": ours,
+        "share": share,
+        "errors": float(np.mean(errors_a)),
+        "other_errors": float(np.mean(errors_b)),
+    }
+
+
+def fewer_and_beats(a, b, tests: list[dict], parameters_a: int, parameters_b: int) -> dict:
+    """ "A generalizes better with fewer parameters than B" (parameter sharing): A has fewer
+    parameters and beats B (:func:`beats`)."""
+    result = beats(a, b, tests)
+    fewer = parameters_a < parameters_b
+    return {
+        **result,
+        "verdict": _verdict(fewer and result["verdict"] == "reproduced"),
+        "fewer": fewer,
+        "parameters": int(parameters_a),
+        "other_parameters": int(parameters_b),
+    }
+
+
+def drops(clean: float, shifted: float, least: float) -> dict:
+    """ "Sensitive to a shift in the data": holds when accuracy on the shifted data is more than
+    ``least`` below accuracy on data like the training data."""
+    drop = float(clean - shifted)
+    return {
+        "verdict": _verdict(drop > least),
+        "ours": drop,
+        "clean": float(clean),
+        "shifted": float(shifted),
+        "least": least,
+    }
+
+
+def lighter(candidates: dict[str, dict], reference: dict) -> dict:
+    """ "These networks would make the model lighter": holds when every candidate has fewer
+    parameters and fewer multiply-adds per image than the ``reference`` model.
+
+    Args:
+        candidates: name -> ``{"parameters", "multiply_adds"}``; reference: the same for the model they would replace.
+    """
+    light = {
+        name: c["parameters"] < reference["parameters"] and c["multiply_adds"] < reference["multiply_adds"]
+        for name, c in candidates.items()
+    }
+    return {
+        "verdict": _verdict(bool(light) and all(light.values())),
+        "ours": candidates,
+        "reference": reference,
+        "lighter": light,
+    }
 
 
 def confused_pairs(y_true, predictions) -> list[dict]:
@@ -425,6 +551,11 @@ RULE_FUNCTIONS = {
     "faster_steadier": faster_steadier,
     "smaller": smaller,
     "at_most": at_most,
+    "saturates": saturates,
+    "shared_errors": shared_errors,
+    "fewer_and_beats": fewer_and_beats,
+    "drops": drops,
+    "lighter": lighter,
     "top_pairs": top_pairs,
     "rarest": rarest,
     "crossing": crossing,
@@ -445,7 +576,8 @@ def check(papers: dict[str, dict], results: dict[str, dict]) -> dict:
 
     Returns:
         the tally: ``claims`` (how many), for each verdict the claims ("000.baseline") that got it,
-        and ``departs``: the claims judged on a recipe other than the paper's.
+        ``by_paper`` (paper number -> its claim count and the count of each verdict) and
+        ``departs``: the claims judged on a recipe other than the paper's.
     """
     problems = []
     for number, paper in papers.items():
@@ -481,6 +613,11 @@ def check(papers: dict[str, dict], results: dict[str, dict]) -> dict:
         tally[verdict] = [
             f"{number}.{name}" for number, got in results.items() for name, r in got.items() if r["verdict"] == verdict
         ]
+    tally["by_paper"] = {  # each paper's claim count and how many of them each verdict got
+        number: {"claims": len(paper["claims"])}
+        | {verdict: sum(r["verdict"] == verdict for r in results.get(number, {}).values()) for verdict in VERDICTS}
+        for number, paper in papers.items()
+    }
     tally["departs"] = [
         f"{number}.{name}" for number, got in results.items() for name, r in got.items() if r["departs"]
     ]

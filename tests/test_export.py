@@ -22,6 +22,23 @@ def test_multiply_adds_counted_by_hand():
     )
 
 
+def test_a_depthwise_convolution_counts_one_kernel_per_channel():
+    keras = backend.keras()
+    inputs = keras.Input((10, 10, 4))
+    depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)(inputs)  # 8x8x8, 9 multiply-adds each
+    pointwise = keras.layers.Conv2D(5, 1)(depthwise)  # 8x8x5, 8 each
+    assert models.multiply_adds(keras.Model(inputs, pointwise)) == 8 * 8 * 8 * 9 + 8 * 8 * 5 * 8
+
+
+def test_an_application_network_is_sized_without_a_download():
+    size = models.application_size("MobileNetV2")
+    # MobileNetV2 (alpha 1) has about 2.2 M weights at any input size; at 32x32, a few million multiply-adds.
+    assert 2_200_000 < size["parameters"] < 2_300_000 and 4e6 < size["multiply_adds"] < 8e6
+    assert (
+        models.application_size("MobileNetV2", input_shape=(64, 64, 1))["multiply_adds"] > 3.5 * size["multiply_adds"]
+    )
+
+
 def test_our_cnn_has_batch_norm_only_when_asked_and_the_same_arithmetic_either_way():
     keras = backend.keras()
 

@@ -133,7 +133,7 @@ def test_named_arrays_round_trip_without_pickles(tmp_path):
     with pytest.raises(ValueError, match="allow_pickle"):
         artifacts.load_arrays(tmp_path / "objects.npz")
     with pytest.raises(FileNotFoundError, match="--only 05"):
-        artifacts.load_arrays(tmp_path / "05_cnn" / "recipe_test_predictions.npz")
+        artifacts.load_arrays(tmp_path / "05_cnn" / "test_predictions.npz")
 
 
 def test_seconds_to_reach_counts_whole_epochs():

@@ -47,7 +47,10 @@ ALLOWED_FIGURES = [
     (r"(?:[Cc]ourse )?[Pp]apers? \d{3}(?:(?:, | and | or )\d{3})*|paper-\d{3}|论文 ?\d{3}", "a course paper's number"),
     (r"\b[Nn]otebooks? \d\d(?:(?:, | and | or )\d\d)*|笔记本 ?\d\d(?:(?:、| 和 )\d\d)*", "a notebook's number"),
     (r"(?:[A-Z][\w'-]+|et al\.|等)[,，]? ?(?:19|20)\d\d|[(（](?:19|20)\d\d[)）]", "a citation's year"),
-    (r"\b(?:micro-|macro-)?F1\b|\bL2\b|\bu?int8\b|\bb?float(?:16|32)\b|LeNet-5|MNIST", "a name with a digit in it"),
+    (
+        r"\b(?:micro-|macro-)?F1\b|\bL2\b|\bu?int8\b|\bb?float(?:16|32)\b|LeNet-5|MNIST|MobileNetV2|EfficientNet-?B0",
+        "a name with a digit in it",
+    ),
     (r"\d+ ?× ?\d+|\d+@\d+×\d+", "an image's or a kernel's shape"),
     (r"\b255\b|\[0, 1\]|exactly 0\b|恰为 0", "the IDX format's pixel values: 0 to 255, scaled to [0, 1]"),
     (r"\b100 %", "the ceiling of an accuracy"),

@@ -55,7 +55,7 @@ def claims_file(tmp_path, claims: dict[str, str]):
     """A claims data file with one well-formed paper, 009, whose claims are ``name: flow mapping`` lines."""
     path = tmp_path / "claims.yaml"
     path.write_text(
-        "papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n"
+        "papers:\n  '009':\n    kind: course paper\n    year: 2025\n    title: {en: a, zh: b}\n    listed: 3\n"
         "    claims:\n" + "".join(f"      {name}: {claim}\n" for name, claim in claims.items())
     )
     return path
@@ -114,6 +114,14 @@ def test_check_passes_a_complete_set_and_tallies_it():
     assert tally["unverifiable"] == ["003.epoch_time"] and tally["impossible"] == ["001.f1"]
     assert tally["not_reproduced"] == tally["departs"] == ["000.relu_tanh"]
     assert len(tally["reproduced"]) == tally["claims"] - 3
+    assert tally["by_paper"]["001"] == {
+        "claims": len(data["001"]["claims"]),
+        "reproduced": len(data["001"]["claims"]) - 1,
+        "not_reproduced": 0,
+        "unverifiable": 0,
+        "impossible": 1,
+    }
+    assert sum(p["not_reproduced"] for p in tally["by_paper"].values()) == 1
 
 
 def test_a_claim_without_a_figure_fails_the_check():
@@ -587,7 +595,7 @@ def test_the_claims_data_s_messages_in_full(tmp_path):
     with pytest.raises(papers.ClaimsError) as e:
         papers.load(path)
     assert str(e.value) == (
-        f"{path}:\n  - paper 009: no 'year'\n"
+        f"{path}:\n  - paper 009: no 'year'\n  - paper 009: no 'listed'\n"
         "  - claim 009.x: rule beats does not use 'epochs', 'l2' (it takes nothing from the claim; the paper's "
         "settings go under 'recipe', its other figures under 'paper')\n"
         "  - claim 009.y: rule steps needs 'images', 'batch'\n"
@@ -597,7 +605,7 @@ def test_the_claims_data_s_messages_in_full(tmp_path):
         "  - claim 009.w: no value for 'note', 'more' (quote a text that holds a comma)\n"
         "  - claim 009.v: rule within does not use 'epochs' (it takes stated, tolerance from the claim; the "
         "paper's settings go under 'recipe', its other figures under 'paper')\n"
-        "  - paper 010: no 'claims'"
+        "  - paper 010: no 'listed'\n  - paper 010: no 'claims'"
     )
 
 
@@ -672,3 +680,99 @@ def test_faster_steadier_looks_only_at_the_early_epochs():
     assert papers.faster_steadier(a, b, early=2)["verdict"] == "reproduced"
     assert papers.faster_steadier(a, b, early=3)["verdict"] == "not_reproduced"
     assert papers.faster_steadier(a, b, early=10)["epochs"] == 3
+
+
+def test_the_claims_data_says_which_listed_claims_each_claim_covers(tmp_path):
+    path = claims_file(
+        tmp_path,
+        {
+            "a": "{rule: unverifiable, why: w, covers: [1]}",
+            "b": "{rule: unverifiable, why: w, covers: [1, 3]}",
+            "c": "{rule: unverifiable, why: w}",  # a recipe figure among none of the listed claims
+        },
+    )
+    assert papers.coverage(papers.load(path)) == {"listed": 3, "checked": 2, "missing": {"009": [2]}}
+    for bad in ("[0]", "[4]", "2", "[1.0]"):  # 1 to 3 (listed) only, in a list
+        path = claims_file(tmp_path, {"a": f"{{rule: unverifiable, why: w, covers: {bad}}}"})
+        with pytest.raises(
+            papers.ClaimsError, match=r"009\.a: 'covers' must list numbers of the paper's listed claims, 1 to 3"
+        ):
+            papers.load(path)
+
+
+def test_the_study_s_claims_cover_the_papers_listed_claims_in_range():
+    data = papers.load()
+    assert {number: paper["listed"] for number, paper in data.items()} == {"000": 12, "001": 13, "002": 9, "003": 7}
+    coverage = papers.coverage(data)
+    assert coverage["listed"] == 41 and coverage["checked"] + sum(map(len, coverage["missing"].values())) == 41
+    assert coverage["checked"] >= 30  # what the study checks so far; it may only grow
+
+
+@pytest.mark.parametrize(
+    "val, gap, verdict",
+    [  # by size: the smallest, the middle, the largest network
+        ([0.25, 0.5, 0.5], [0.01, 0.02, 0.03], "reproduced"),  # the largest gains nothing; the gap rises
+        ([0.25, 0.5, 0.75], [0.01, 0.02, 0.03], "reproduced"),  # it gains exactly the tolerance
+        ([0.25, 0.5, 0.875], [0.01, 0.02, 0.03], "not_reproduced"),  # more: accuracy still rises
+        ([0.25, 0.5, 0.5], [0.03, 0.02, 0.01], "not_reproduced"),  # saturates, but the gap falls with size
+        ([0.25, 0.5, 0.5], [0.02, 0.02, 0.02], "not_reproduced"),  # a flat gap does not rise
+    ],
+)
+def test_saturates_needs_no_gain_from_the_largest_network_and_a_rising_gap(val, gap, verdict):
+    shuffled = [2, 0, 1]  # the networks given out of size order: the rule sorts them
+    result = papers.saturates(
+        [[1000, 2000, 3000][i] for i in shuffled], [val[i] for i in shuffled], [gap[i] for i in shuffled], 0.25
+    )
+    assert result["verdict"] == verdict and result["networks"] == 3
+    assert result["ours"] == val[2] - max(val[:2]) and result["largest"] == {
+        "parameters": 3000,
+        "val_accuracy": val[2],
+        "gap": gap[2],
+    }
+
+
+def test_shared_errors_counts_the_share_of_a_s_errors_that_b_also_makes():
+    y = np.zeros(100, dtype=int)
+    a = np.r_[np.ones(10), np.zeros(90)].astype(int)  # 10 errors
+    b_half = np.r_[np.ones(5), np.zeros(85), np.ones(10)].astype(int)  # 5 of them, and 10 of its own
+    b_less = np.r_[np.ones(4), np.zeros(96)].astype(int)
+    result = papers.shared_errors(y, [a], [b_half], share=0.5)
+    assert result["verdict"] == "reproduced" and result["ours"]["mean"] == 0.5  # the boundary holds
+    assert result["errors"] == 10 and result["other_errors"] == 15
+    assert papers.shared_errors(y, [a], [b_less], share=0.5)["verdict"] == "not_reproduced"
+    pairs = papers.shared_errors(y, [a, a], [b_half, b_less], share=0.5)  # averaged over the seed pairs
+    assert pairs["ours"]["mean"] == pytest.approx(0.45) and pairs["verdict"] == "not_reproduced"
+    assert papers.shared_errors(y, [y], [a], share=0.5)["ours"]["mean"] == 1.0  # no errors: none is A's alone
+
+
+@pytest.mark.parametrize(
+    "parameters_a, parameters_b, tests, verdict",
+    [
+        (100, 200, [WIN, WIN], "reproduced"),
+        (200, 200, [WIN, WIN], "not_reproduced"),  # as many parameters is not fewer
+        (300, 200, [WIN, WIN], "not_reproduced"),
+        (100, 200, [WIN, NOT_SIGNIFICANT], "not_reproduced"),  # fewer, but does not beat
+    ],
+)
+def test_fewer_and_beats_needs_both(parameters_a, parameters_b, tests, verdict):
+    result = papers.fewer_and_beats([0.75] * 2, [0.5] * 2, tests, parameters_a, parameters_b)
+    assert result["verdict"] == verdict and result["fewer"] == (parameters_a < parameters_b)
+    assert result["tally"] == evaluation.mcnemar_tally(tests) and result["parameters"] == parameters_a
+
+
+def test_drops_needs_more_than_the_least_drop():
+    assert papers.drops(0.99, 0.95, 0.01)["verdict"] == "reproduced"
+    assert papers.drops(0.99, 0.98, 0.02)["verdict"] == "not_reproduced"  # a drop of exactly `least` is not more
+    assert papers.drops(0.99, 0.995, 0.01)["verdict"] == "not_reproduced"  # better on the shifted data
+    result = papers.drops(0.99, 0.95, 0.01)
+    assert result["ours"] == pytest.approx(0.04) and (result["clean"], result["shifted"]) == (0.99, 0.95)
+
+
+def test_lighter_needs_every_candidate_lighter_in_both_counts():
+    ref = {"parameters": 1000, "multiply_adds": 5000}
+    small, wide = {"parameters": 500, "multiply_adds": 2000}, {"parameters": 500, "multiply_adds": 5000}
+    assert papers.lighter({"s": small}, ref)["verdict"] == "reproduced"
+    result = papers.lighter({"s": small, "w": wide}, ref)  # as many multiply-adds is not fewer
+    assert result["verdict"] == "not_reproduced" and result["lighter"] == {"s": True, "w": False}
+    assert papers.lighter({"p": {"parameters": 1000, "multiply_adds": 1}}, ref)["verdict"] == "not_reproduced"
+    assert papers.lighter({}, ref)["verdict"] == "not_reproduced"

@@ -148,6 +148,31 @@ def test_abstract_and_conclusions_state_how_the_course_papers_claims_fared():
     assert "course papers" not in summary.abstract(METRICS, RECORD)  # no 07 results, no sentence
 
 
+def test_more_than_three_claims_not_reproduced_are_counted_per_paper_in_the_abstract():
+    failed = ["000.regularized_better", "000.no_overfitting", "001.cross_validation", "003.accuracy"]
+    tally = {
+        **PAPERS["07_course_papers"]["tally"],
+        "claims": 9,
+        "not_reproduced": failed,
+        "by_paper": {
+            "000": {"claims": 4, "not_reproduced": 2},
+            "001": {"claims": 2, "not_reproduced": 1},
+            "002": {"claims": 1, "not_reproduced": 0},  # none failed: not named
+            "003": {"claims": 2, "not_reproduced": 1},
+        },
+    }
+    metrics = {**METRICS, "07_course_papers": {"tally": tally}}
+    english, chinese = (summary.abstract(metrics, RECORD, language) for language in ("en", "zh"))
+    assert "4 do not (2 of paper 000's 4, 1 of paper 001's 2 and 1 of paper 003's 2)" in english
+    assert "4 条不成立（论文 000 的 4 条中 2 条、论文 001 的 2 条中 1 条和论文 003 的 2 条中 1 条）" in chinese
+    # Three are still named, as the test above shows with two.
+    three = {**tally, "not_reproduced": failed[:3]}
+    assert (
+        "3 do not (paper 000's L2 and dropout improving accuracy, paper 000's baseline not overfitting and paper 001's"
+        in (summary.abstract({**METRICS, "07_course_papers": {"tally": three}}, RECORD))
+    )
+
+
 def test_the_course_papers_are_cited_by_kind_year_and_translated_title_without_authors():
     from mnist_utils import papers
 
