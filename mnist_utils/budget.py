@@ -17,6 +17,7 @@ from mnist_utils import data, models
 TRAIN_IMAGES = 60_000 - data.VALIDATION_SIZE  # the training split of data.split
 TEST_IMAGES = 10_000
 LIMIT = 60e12  # the full profile's training budget in FLOPs (DESIGN.md, "Experiment budget")
+PAPER001_VARIANTS = 6  # notebook 07 trains paper 001's recipe and five variants of it, once per seed
 
 
 def _images(train_limit: int) -> int:
@@ -132,7 +133,15 @@ def _course_papers(p: dict, baseline: dict) -> float:
     regularized = _branches(
         _mlp((baseline["hidden_units"],)), len(baseline["seeds"]), baseline["epochs"], _images(baseline["train_limit"])
     )
-    return activations + regularized
+    # Paper 001's proposals, each variant against its recipe (the separable one, counted as the recipe, is cheaper).
+    proposals = _runs(
+        _cnn("paper001"),
+        PAPER001_VARIANTS * len(p["proposal_seeds"]),
+        p["proposal_epochs"],
+        _images(p["proposal_train_limit"]),
+        validated_last_only=True,
+    )
+    return activations + regularized + proposals
 
 
 PLANNERS = {

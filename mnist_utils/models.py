@@ -148,20 +148,43 @@ def _image_input(augment: dict | None):
     return inputs, x
 
 
-def build_paper001_cnn(name: str = "paper001_cnn"):
-    """Paper 001's small CNN: conv 10@5x5, pool, ReLU, conv 20@5x5, pool, ReLU, dense 320-128-64-10."""
+def build_paper001_cnn(
+    normalize: tuple[float, float] | None = None,
+    dropout: float = 0.0,
+    l1: float = 0.0,
+    separable: bool = False,
+    name: str = "paper001_cnn",
+):
+    """Paper 001's small CNN: conv 10@5x5, pool, ReLU, conv 20@5x5, pool, ReLU, dense 320-128-64-10.
+
+    The options are the changes the paper proposes without running them, all off by default:
+    ``normalize`` (mean, std) standardizes the pixels, ``dropout`` follows the first dense layer,
+    ``l1`` penalizes every kernel's absolute weights, and ``separable`` makes the second
+    convolution depthwise-separable (a 5x5 filter per input channel, then a 1x1 convolution).
+    """
     keras = backend.keras()
     L = keras.layers
+    penalty = keras.regularizers.L1(l1) if l1 else None
 
     inputs, x = _image_input(None)
+    if normalize:
+        mean, std = normalize
+        x = L.Normalization(mean=mean, variance=std**2, name="normalize")(x)
     for i, filters in enumerate((10, 20), start=1):
-        x = L.Conv2D(filters, 5, name=f"conv_{i}")(x)
+        if separable and i == 2:  # the first convolution has one input channel: nothing to separate
+            x = L.SeparableConv2D(
+                filters, 5, depthwise_regularizer=penalty, pointwise_regularizer=penalty, name=f"conv_{i}"
+            )(x)
+        else:
+            x = L.Conv2D(filters, 5, kernel_regularizer=penalty, name=f"conv_{i}")(x)
         x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
         x = L.Activation("relu", name=f"relu_{i}")(x)
     x = L.Flatten(name="flatten")(x)  # 4 x 4 x 20 = 320
-    x = L.Dense(128, activation="relu", name="dense_1")(x)
-    x = L.Dense(64, activation="relu", name="dense_2")(x)
-    outputs = L.Dense(10, activation="softmax", name="output", dtype="float32")(x)
+    x = L.Dense(128, activation="relu", kernel_regularizer=penalty, name="dense_1")(x)
+    if dropout:
+        x = L.Dropout(dropout, name="dropout_1")(x)
+    x = L.Dense(64, activation="relu", kernel_regularizer=penalty, name="dense_2")(x)
+    outputs = L.Dense(10, activation="softmax", kernel_regularizer=penalty, name="output", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -253,6 +276,11 @@ def multiply_adds(model) -> int:
             kh, kw = layer.kernel_size
             _, h, w, c_out = layer.output.shape
             total += h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, keras.layers.SeparableConv2D):  # a kernel per input channel, then 1x1 across them
+            kh, kw = layer.kernel_size
+            _, h, w, c_out = layer.output.shape
+            c_in = layer.input.shape[-1]
+            total += h * w * c_in * layer.depth_multiplier * (kh * kw + c_out)
         elif isinstance(layer, keras.layers.DepthwiseConv2D):  # one kernel per channel: no sum over channels
             kh, kw = layer.kernel_size
             _, h, w, c_out = layer.output.shape

@@ -32,6 +32,7 @@ CLAIM_FIELDS = {
     "saturates": ("tolerance",),
     "shared_errors": ("share",),
     "fewer_and_beats": (),
+    "cheaper_not_worse": (),
     "drops": ("least",),
     "lighter": (),
     "top_pairs": ("pairs", "top"),
@@ -272,6 +273,20 @@ def fewer_and_beats(a, b, tests: list[dict], parameters_a: int, parameters_b: in
         "fewer": fewer,
         "parameters": int(parameters_a),
         "other_parameters": int(parameters_b),
+    }
+
+
+def cheaper_not_worse(a, b, tests: list[dict], multiply_adds_a: int, multiply_adds_b: int) -> dict:
+    """ "A cuts the computation and keeps the quality of B": A has fewer multiply-adds per image
+    and is significantly worse (McNemar p < 0.05, in B's favour) in fewer than half the seed pairs."""
+    result = beats(a, b, tests)
+    cheaper = multiply_adds_a < multiply_adds_b
+    return {
+        **result,
+        "verdict": _verdict(cheaper and 2 * result["tally"]["lost"] < result["tally"]["pairs"]),
+        "cheaper": cheaper,
+        "multiply_adds": int(multiply_adds_a),
+        "other_multiply_adds": int(multiply_adds_b),
     }
 
 
@@ -554,6 +569,7 @@ RULE_FUNCTIONS = {
     "saturates": saturates,
     "shared_errors": shared_errors,
     "fewer_and_beats": fewer_and_beats,
+    "cheaper_not_worse": cheaper_not_worse,
     "drops": drops,
     "lighter": lighter,
     "top_pairs": top_pairs,

@@ -157,6 +157,7 @@ def train(
     plateau_patience: int = 0,
     record_test: bool = False,
     validate_last_only: bool = False,
+    shuffle: bool = True,
     position: str = "",
     label: str = "",
     reuse: ModelCache | None = None,
@@ -184,6 +185,8 @@ def train(
             that use nothing but their final score (the history's validation lists then
             hold one value). On a small training subset, scoring the validation set after
             every epoch costs more than the training.
+        shuffle: reshuffle the training images before every epoch (Keras's default); without
+            it every epoch sees the same batches in the same order (course paper 001's question).
         position: where this run stands among its siblings ("2 of 3"), for the
             runner's progress line.
         label: what trains, for that line ("our CNN with augmentation"); the model's name if empty.
@@ -233,7 +236,7 @@ def train(
         splits.y_train,
         batch_size=batch_size,
         epochs=epochs,
-        shuffle=True,
+        shuffle=shuffle,
         validation_data=(splits.x_val, splits.y_val),
         validation_batch_size=eval_batch_size,
         validation_freq=[epochs] if validate_last_only else 1,

@@ -90,5 +90,13 @@ def test_notebook_07_trains_paper_000s_regularized_mlp_as_notebook_02_trains_the
         ]
 
     activations = branches(3 * len(p07["seeds"]), p07["activation_epochs"], 54_000)
-    assert plan() == pytest.approx(activations + branches(3, 10, 54_000))
-    assert plan(epochs=20, seeds=[0], train_limit=6000) == pytest.approx(activations + branches(1, 20, 6000))
+    # Paper 001's recipe and its five proposals, each seed on the same subset, validated after the last epoch.
+    proposals = (6 * len(p07["proposal_seeds"])) * models.training_flops(
+        models.build_paper001_cnn(),
+        trained=p07["proposal_epochs"] * p07["proposal_train_limit"],
+        evaluated=data.VALIDATION_SIZE + 10_000,
+    )
+    assert plan() == pytest.approx(activations + branches(3, 10, 54_000) + proposals)
+    assert plan(epochs=20, seeds=[0], train_limit=6000) == pytest.approx(
+        activations + branches(1, 20, 6000) + proposals
+    )

@@ -48,7 +48,7 @@ ALLOWED_FIGURES = [
     (r"\b[Nn]otebooks? \d\d(?:(?:, | and | or )\d\d)*|笔记本 ?\d\d(?:(?:、| 和 )\d\d)*", "a notebook's number"),
     (r"(?:[A-Z][\w'-]+|et al\.|等)[,，]? ?(?:19|20)\d\d|[(（](?:19|20)\d\d[)）]", "a citation's year"),
     (
-        r"\b(?:micro-|macro-)?F1\b|\bL2\b|\bu?int8\b|\bb?float(?:16|32)\b|LeNet-5|MNIST|MobileNetV2|EfficientNet-?B0",
+        r"\b(?:micro-|macro-)?F1\b|\bL[12]\b|\bu?int8\b|\bb?float(?:16|32)\b|LeNet-5|MNIST|MobileNetV2|EfficientNet-?B0",
         "a name with a digit in it",
     ),
     (r"\d+ ?× ?\d+|\d+@\d+×\d+", "an image's or a kernel's shape"),
