@@ -141,7 +141,15 @@ def _course_papers(p: dict, baseline: dict) -> float:
         _images(p["proposal_train_limit"]),
         validated_last_only=True,
     )
-    return activations + regularized + proposals
+    # Paper 003's LeNet-5 with and without its dropout, on the same subset and budget.
+    lenet = _runs(
+        _cnn("lenet5"),
+        2 * len(p["proposal_seeds"]),
+        p["proposal_epochs"],
+        _images(p["proposal_train_limit"]),
+        validated_last_only=True,
+    )
+    return activations + regularized + proposals + lenet
 
 
 PLANNERS = {

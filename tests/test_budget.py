@@ -96,6 +96,12 @@ def test_notebook_07_trains_paper_000s_regularized_mlp_as_notebook_02_trains_the
         trained=p07["proposal_epochs"] * p07["proposal_train_limit"],
         evaluated=data.VALIDATION_SIZE + 10_000,
     )
+    # Paper 003's LeNet-5 with and without its dropout layers, on the same subset and budget.
+    proposals += (2 * len(p07["proposal_seeds"])) * models.training_flops(
+        models.build_lenet5(),
+        trained=p07["proposal_epochs"] * p07["proposal_train_limit"],
+        evaluated=data.VALIDATION_SIZE + 10_000,
+    )
     assert plan() == pytest.approx(activations + branches(3, 10, 54_000) + proposals)
     assert plan(epochs=20, seeds=[0], train_limit=6000) == pytest.approx(
         activations + branches(1, 20, 6000) + proposals

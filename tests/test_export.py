@@ -22,6 +22,25 @@ def test_multiply_adds_counted_by_hand():
     )
 
 
+def test_paper001_s_proposals_change_only_what_they_name():
+    keras = backend.keras()
+    plain = models.build_paper001_cnn()
+    # Its second convolution depthwise-separable: a 5x5 filter per input channel (10), then 1x1 to 20 channels.
+    separable = models.build_paper001_cnn(separable=True)
+    assert (
+        models.multiply_adds(separable) == 24 * 24 * 10 * 25 + 8 * 8 * 10 * (25 + 20) + 320 * 128 + 128 * 64 + 64 * 10
+    )
+    assert plain.count_params() - separable.count_params() == (250 * 20 + 20) - (10 * 25 + 10 * 20 + 20)
+    changed = models.build_paper001_cnn(normalize=(0.1307, 0.3081), dropout=0.5, l1=0.01)
+    extra = [layer.name for layer in changed.layers if layer.name not in {x.name for x in plain.layers}]
+    assert extra == ["normalize", "dropout_1"] and changed.count_params() == plain.count_params()
+    assert changed.get_layer("dropout_1").rate == 0.5 and len(changed.losses) == 5  # one L1 term per kernel
+    assert not plain.losses and not any(isinstance(layer, keras.layers.Dropout) for layer in plain.layers)
+    image = np.full((1, 28, 28), 0.1307 + 0.3081, dtype=np.float32)  # one standard deviation above the mean
+    normalized = keras.Model(changed.input, changed.get_layer("normalize").output)(image)
+    assert np.allclose(np.asarray(normalized), 1.0, atol=1e-5)
+
+
 def test_a_depthwise_convolution_counts_one_kernel_per_channel():
     keras = backend.keras()
     inputs = keras.Input((10, 10, 4))

@@ -776,3 +776,19 @@ def test_lighter_needs_every_candidate_lighter_in_both_counts():
     assert result["verdict"] == "not_reproduced" and result["lighter"] == {"s": True, "w": False}
     assert papers.lighter({"p": {"parameters": 1000, "multiply_adds": 1}}, ref)["verdict"] == "not_reproduced"
     assert papers.lighter({}, ref)["verdict"] == "not_reproduced"
+
+
+@pytest.mark.parametrize(
+    "macs_a, tests, verdict",
+    [
+        (100, [NOT_SIGNIFICANT, NOT_SIGNIFICANT, LOSS], "reproduced"),  # worse in 1 of 3: fewer than half
+        (100, [LOSS, LOSS, NOT_SIGNIFICANT], "not_reproduced"),  # worse in 2 of 3
+        (100, [LOSS, NOT_SIGNIFICANT], "not_reproduced"),  # 1 of 2 is not fewer than half
+        (200, [WIN, WIN, WIN], "not_reproduced"),  # as many multiply-adds does not cut the computation
+        (100, [WIN, WIN, WIN], "reproduced"),
+    ],
+)
+def test_cheaper_not_worse_needs_fewer_multiply_adds_and_no_significant_loss_in_most_pairs(macs_a, tests, verdict):
+    result = papers.cheaper_not_worse([0.5] * len(tests), [0.5] * len(tests), tests, macs_a, 200)
+    assert result["verdict"] == verdict and result["cheaper"] == (macs_a < 200)
+    assert (result["multiply_adds"], result["other_multiply_adds"]) == (macs_a, 200)

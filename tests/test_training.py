@@ -467,3 +467,18 @@ def test_validating_after_the_last_epoch_only_keeps_the_final_score_and_the_trai
     assert last.history["loss"] == every.history["loss"] and np.array_equal(last.test_probs, every.test_probs)
     with pytest.raises(ValueError, match="plateau_patience"):
         training.train(build, tiny_splits, seed=3, epochs=3, batch_size=32, validate_last_only=True, plateau_patience=2)
+
+
+def test_without_reshuffling_every_epoch_sees_the_same_batches(tiny_splits):
+    """shuffle=False (course paper 001's question) feeds the training images in one fixed order:
+    with small batches that changes the training; with one batch holding every image it cannot."""
+    training.set_determinism()
+    build = functools.partial(models.build_mlp, hidden=(16,))
+    small = dict(seed=3, epochs=2, batch_size=32)
+    assert (
+        training.train(build, tiny_splits, shuffle=False, **small).history["loss"]
+        != training.train(build, tiny_splits, **small).history["loss"]
+    )
+    whole = dict(seed=3, epochs=2, batch_size=len(tiny_splits.y_train))
+    fixed, shuffled = (training.train(build, tiny_splits, shuffle=s, **whole) for s in (False, True))
+    assert fixed.history["loss"] == pytest.approx(shuffled.history["loss"], rel=1e-5)
