@@ -34,3 +34,16 @@ def test_environment_python_fits_requires_python():
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     low, high = re.findall(r"3\.(\d+)", requires)
     assert int(low) <= minor < int(high)
+
+
+def test_the_packages_that_change_results_are_the_project_s_pinned_dependencies():
+    """A package whose version can change a result (and so re-runs every notebook when it changes)
+    must be a pinned dependency, and every dependency the notebooks compute with must be among them:
+    scikit-image's HOG features are a result of notebook 02."""
+    from mnist_utils.book import environment
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirements(project["dependencies"])
+    assert set(environment.RESULT_PACKAGES) <= set(wanted)
+    runners = {"papermill", "nbconvert", "nbformat", "jupyterlab", "ipykernel", "pyyaml"}  # run, not compute
+    assert set(wanted) - set(environment.RESULT_PACKAGES) == runners

@@ -33,6 +33,7 @@ RESULT_PACKAGES = (
     "numpy",
     "pandas",
     "scikit-learn",
+    "scikit-image",
     "scipy",
     "matplotlib",
     "seaborn",
