@@ -26,6 +26,7 @@ KEYWORDS = {
 REFERENCES = (
     "Y. LeCun, L. Bottou, Y. Bengio and P. Haffner. Gradient-based learning applied to document "
     "recognition. *Proceedings of the IEEE* 86(11), 2278–2324, 1998.",
+    "N. Dalal and B. Triggs. Histograms of oriented gradients for human detection. *CVPR*, 2005.",
     "X. Glorot and Y. Bengio. Understanding the difficulty of training deep feedforward neural networks. "
     "*AISTATS*, 2010.",
     "N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever and R. Salakhutdinov. Dropout: a simple way to "
