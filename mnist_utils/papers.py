@@ -42,6 +42,7 @@ CLAIM_FIELDS = {
     "f1": ("stated", "accuracy"),
     "steps": ("stated", "images", "batch"),
     "unverifiable": (),
+    "over_budget": (),
 }
 RULES = tuple(CLAIM_FIELDS)
 OTHER_FIELDS = ("rule", "why", "paper", "recipe", "covers")
@@ -85,7 +86,7 @@ def load(path: str | Path = DATA) -> dict[str, dict]:
                 missing = [key for key in fields if key not in claim]
                 if missing:
                     problems.append(f"claim {number}.{name}: rule {rule} needs {', '.join(map(repr, missing))}")
-            if claim.get("rule") == "unverifiable" and not claim.get("why"):
+            if claim.get("rule") in ("unverifiable", "over_budget") and not claim.get("why"):
                 problems.append(f"claim {number}.{name}: an unverifiable claim needs 'why'")
             empty = [key for key, value in claim.items() if value is None]
             if empty:  # in a {flow: mapping}, an unquoted comma starts a new, empty key
@@ -532,6 +533,13 @@ def unverifiable(ours=None) -> dict:
     return {"verdict": "unverifiable", "ours": ours}
 
 
+def over_budget(flops: float, limit: float) -> dict:
+    """A claim the study could check, but only with more training than its budget allows:
+    ``flops`` is what a fair check would take, ``limit`` the whole study's budget. Its verdict is
+    "unverifiable"; the tally also lists it under ``over_budget``."""
+    return {"verdict": "unverifiable", "ours": float(flops), "share": float(flops / limit)}
+
+
 def judge(claim: dict, recipe: dict | None = None, **measured) -> dict:
     """Judge one claim of the data file by the rule it names.
 
@@ -579,6 +587,7 @@ RULE_FUNCTIONS = {
     "f1": f1,
     "steps": steps,
     "unverifiable": unverifiable,
+    "over_budget": over_budget,
 }
 
 
@@ -592,6 +601,7 @@ def check(papers: dict[str, dict], results: dict[str, dict]) -> dict:
 
     Returns:
         the tally: ``claims`` (how many), for each verdict the claims ("000.baseline") that got it,
+        ``over_budget`` (the unverifiable claims that only the budget keeps from being checked),
         ``by_paper`` (paper number -> its claim count and the count of each verdict) and
         ``departs``: the claims judged on a recipe other than the paper's.
     """
@@ -629,6 +639,12 @@ def check(papers: dict[str, dict], results: dict[str, dict]) -> dict:
         tally[verdict] = [
             f"{number}.{name}" for number, got in results.items() for name, r in got.items() if r["verdict"] == verdict
         ]
+    tally["over_budget"] = [  # among the unverifiable: checkable, but beyond the budget
+        f"{number}.{name}"
+        for number, got in results.items()
+        for name, r in got.items()
+        if r["rule"] == "over_budget" and r["verdict"] == "unverifiable"
+    ]
     tally["by_paper"] = {  # each paper's claim count and how many of them each verdict got
         number: {"claims": len(paper["claims"])}
         | {verdict: sum(r["verdict"] == verdict for r in results.get(number, {}).values()) for verdict in VERDICTS}

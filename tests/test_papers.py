@@ -792,3 +792,24 @@ def test_cheaper_not_worse_needs_fewer_multiply_adds_and_no_significant_loss_in_
     result = papers.cheaper_not_worse([0.5] * len(tests), [0.5] * len(tests), tests, macs_a, 200)
     assert result["verdict"] == verdict and result["cheaper"] == (macs_a < 200)
     assert (result["multiply_adds"], result["other_multiply_adds"]) == (macs_a, 200)
+
+
+def test_a_claim_over_the_budget_cannot_be_checked_says_what_it_would_cost_and_is_tallied_apart(tmp_path):
+    result = papers.judge({"rule": "over_budget", "why": "a long run"}, flops=30e12, limit=60e12)
+    assert result["verdict"] == "unverifiable" and result["ours"] == 30e12 and result["share"] == 0.5
+    path = claims_file(tmp_path, {"long": "{rule: over_budget}"})
+    with pytest.raises(papers.ClaimsError, match=r"009\.long: an unverifiable claim needs 'why'"):
+        papers.load(path)
+    data = papers.load()
+    results = result_for_every_claim(data)
+    results["002"]["batch_norm_speed"] = papers.judge(data["002"]["claims"]["batch_norm_speed"], flops=1e12, limit=6e13)
+    results["003"]["epoch_time"] = papers.judge(data["003"]["claims"]["epoch_time"], ours=8.0)
+    tally = papers.check(data, results)
+    assert tally["unverifiable"] == ["002.batch_norm_speed", "003.epoch_time"]
+    assert tally["over_budget"] == ["002.batch_norm_speed"]
+    for language, label, other in (
+        ("en", "cannot be checked within the study's budget", "cannot be checked as stated"),
+        ("zh", "在本研究的预算内无法检验", "按原文无法检验"),
+    ):
+        assert label in prose.render_text("{{ ruling(r) }}", {"r": results["002"]["batch_norm_speed"]}, language)
+        assert other in prose.render_text("{{ ruling(r) }}", {"r": results["003"]["epoch_time"]}, language)

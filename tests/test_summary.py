@@ -126,7 +126,7 @@ def test_abstract_and_conclusions_state_how_the_course_papers_claims_fared():
                 "Of 6 claims made by 4 course papers on MNIST, 2 hold",
                 "2 do not (paper 000's L2 and dropout improving accuracy and paper 001's cross-validation scores)",
                 "1 is impossible as stated (paper 001's F1)",
-                "1 cannot be checked as stated",
+                "1 cannot be checked.",
             ),
         ),
         (
@@ -165,6 +165,11 @@ def test_more_than_three_claims_not_reproduced_are_counted_per_paper_in_the_abst
     english, chinese = (summary.abstract(metrics, RECORD, language) for language in ("en", "zh"))
     assert "4 do not (2 of paper 000's 4, 1 of paper 001's 2 and 1 of paper 003's 2)" in english
     assert "4 条不成立（论文 000 的 4 条中 2 条、论文 001 的 2 条中 1 条和论文 003 的 2 条中 1 条）" in chinese
+    # The claims that only the budget keeps from being checked are counted among those that cannot be.
+    over = {**tally, "unverifiable": ["000.adam_sgd", "002.batch_norm_speed"], "over_budget": ["002.batch_norm_speed"]}
+    over_metrics = {**METRICS, "07_course_papers": {"tally": over}}
+    assert "2 cannot be checked (1 of them only within the study's budget)." in summary.abstract(over_metrics, RECORD)
+    assert "2 条无法检验（其中 1 条只是在本研究的预算内无法检验）" in summary.abstract(over_metrics, RECORD, "zh")
     # Three are still named, as the test above shows with two.
     three = {**tally, "not_reproduced": failed[:3]}
     assert (
