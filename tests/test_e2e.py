@@ -325,7 +325,7 @@ def test_the_course_papers_part_checks_every_claim_in_both_editions(chinese):
         assert len(departs) == 2, rows  # ReLU against sigmoid and against tanh
     html = (layout.report / "mnist_report.html").read_text()
     assert ">The course papers, claim by claim<" in html.replace('<a class="anchor-link"', "<")
-    assert f"Of {count} claims made by {len(claims)} course papers on MNIST, {len(tally['reproduced'])} hold" in html
+    assert f"Of {count} claims checked in {len(claims)} course papers on MNIST, {len(tally['reproduced'])} hold" in html
     text = "\n".join(page.extract_text() for page in PdfReader(layout.report / "mnist_report.pdf").pages)
     assert "The course papers, claim by claim" in text and "impossible as stated" in text and "Course paper 003" in text
     zh_html = zh_paths[0].read_text()

@@ -123,7 +123,7 @@ def test_abstract_and_conclusions_state_how_the_course_papers_claims_fared():
         (
             "en",
             (
-                "Of 6 claims made by 4 course papers on MNIST, 2 hold",
+                "Of 6 claims checked in 4 course papers on MNIST, 2 hold",
                 "2 do not (paper 000's L2 and dropout improving accuracy and paper 001's cross-validation scores)",
                 "1 is impossible as stated (paper 001's F1)",
                 "1 cannot be checked.",
@@ -132,7 +132,7 @@ def test_abstract_and_conclusions_state_how_the_course_papers_claims_fared():
         (
             "zh",
             (
-                "在 4 篇关于 MNIST 的课程论文提出的 6 条论断中",
+                "在 4 篇关于 MNIST 的课程论文中检验的 6 条论断里",
                 "2 条成立",
                 "2 条不成立（论文 000 的 L2 与 dropout 提高准确率和论文 001 的交叉验证分数）",
                 "1 条按原文不可能成立（论文 001 的 F1）",
