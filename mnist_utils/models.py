@@ -148,6 +148,10 @@ def _image_input(augment: dict | None):
     return inputs, x
 
 
+# Course paper 001's training settings, which notebooks 05 (its recipe) and 07 (its proposals) train with.
+PAPER001_TRAINING = {"batch_size": 64, "optimizer": "sgd", "learning_rate": 0.14}
+
+
 def build_paper001_cnn(
     normalize: tuple[float, float] | None = None,
     dropout: float = 0.0,
@@ -307,7 +311,11 @@ def training_flops(model, trained: int, evaluated: int = 0) -> float:
     Only convolutions and dense layers count; activations, pooling and normalization add a
     few percent that this leaves out, so achieved rates computed from it are slight underestimates.
     """
-    macs = multiply_adds(model)
+    return flops(multiply_adds(model), trained, evaluated)
+
+
+def flops(macs: float, trained: int, evaluated: int = 0) -> float:
+    """:func:`training_flops` of a model of ``macs`` multiply-adds per image."""
     return 6.0 * macs * trained + 2.0 * macs * evaluated
 
 

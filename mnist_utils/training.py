@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_utils import backend, models, progress
+from mnist_utils import backend, evaluation, models, progress
 
 
 def set_determinism() -> None:
@@ -306,6 +306,21 @@ class ModelCache:
         for variable, value in zip(self._model.optimizer.variables, self._optimizer_start, strict=True):
             variable.assign(value)
         return self._model
+
+
+def train_val_gap(runs: list[RunResult], x_train, y_train) -> float:
+    """Training accuracy minus final validation accuracy, averaged over ``runs``, with the training
+    accuracy measured on the final weights in inference mode: Keras's own (averaged over the last
+    epoch while the weights change, with dropout active) would bias the gap."""
+    return float(
+        np.mean(
+            [
+                evaluation.accuracy(y_train, r.model.predict(x_train, batch_size=2048, verbose=0))
+                - r.history["val_accuracy"][-1]
+                for r in runs
+            ]
+        )
+    )
 
 
 def run_seeds(build, splits, seeds, reuse: ModelCache | None = None, **train_kwargs) -> list[RunResult]:

@@ -705,7 +705,7 @@ def test_the_study_s_claims_cover_the_papers_listed_claims_in_range():
     assert {number: paper["listed"] for number, paper in data.items()} == {"000": 12, "001": 13, "002": 9, "003": 7}
     coverage = papers.coverage(data)
     assert coverage["listed"] == 41 and coverage["checked"] + sum(map(len, coverage["missing"].values())) == 41
-    assert coverage["checked"] >= 30  # what the study checks so far; it may only grow
+    assert coverage["checked"] >= 39  # what the study checks so far; it may only grow
 
 
 @pytest.mark.parametrize(
