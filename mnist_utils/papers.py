@@ -8,6 +8,7 @@ the run if a claim of the data file has no result, or no figure, or no stated re
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -33,6 +34,8 @@ CLAIM_FIELDS = {
     "shared_errors": ("share",),
     "fewer_and_beats": (),
     "cheaper_not_worse": (),
+    "steadier_slower": (),
+    "follows_rate": (),
     "drops": ("least",),
     "lighter": (),
     "top_pairs": ("pairs", "top"),
@@ -288,6 +291,61 @@ def cheaper_not_worse(a, b, tests: list[dict], multiply_adds_a: int, multiply_ad
         "cheaper": cheaper,
         "multiply_adds": int(multiply_adds_a),
         "other_multiply_adds": int(multiply_adds_b),
+    }
+
+
+def loss_measures(step_losses) -> dict:
+    """Speed and steadiness of one run from its training loss step by step (epochs x steps,
+    ``training.train(record_loss=True)``): ``first``, the mean loss over the first epoch (lower is
+    faster), and ``spread``, the standard deviation of the last epoch's step losses as a share of
+    their mean. A share, because a loss that has fallen further also moves less in absolute terms:
+    a faster run would look steadier for being ahead, not for moving less."""
+    losses = np.asarray(step_losses, dtype=float)
+    last = losses[-1]
+    return {"first": float(np.mean(losses[0])), "spread": float(np.std(last) / np.mean(last))}
+
+
+def steadier_slower(lower: list[dict], base: list[dict], higher: list[dict]) -> dict:
+    """ "A lower rate would be steadier but slower, a higher one faster but less steady": holds when,
+    in the mean over seeds, the lower rate's loss spread is below the recipe's and the higher rate's
+    above it, and the lower rate's first-epoch loss is above the recipe's and the higher rate's below it.
+
+    Args:
+        lower, base, higher: :func:`loss_measures` of each seed's run at the lower rate, the
+            recipe's and the higher one.
+    """
+    mean = {
+        name: {key: evaluation.summary([m[key] for m in runs]) for key in ("first", "spread")}
+        for name, runs in {"lower": lower, "base": base, "higher": higher}.items()
+    }
+    spread, first = ([mean[name][key]["mean"] for name in mean] for key in ("spread", "first"))
+    steadier = spread[0] < spread[1] < spread[2]
+    slower = first[0] > first[1] > first[2]
+    return {"verdict": _verdict(steadier and slower), "ours": mean, "steadier": steadier, "slower": slower}
+
+
+def follows_rate(spreads: dict, decayed: list[float], rate: float) -> dict:
+    """ "The loss fluctuates with the learning rate, and decaying the rate could help": holds when the
+    mean loss spread (:func:`loss_measures`) rises with the rate, and a run whose rate decays from the
+    recipe's spreads less, in the mean, than the recipe at its constant rate.
+
+    Args:
+        spreads: {rate: each seed's spread at that constant rate}, ``rate`` among them.
+        decayed: each seed's spread with the rate decaying from ``rate``.
+        rate: the recipe's rate.
+    """
+    rates = sorted(spreads)
+    means = [float(np.mean(spreads[r])) for r in rates]
+    rises = all(a < b for a, b in itertools.pairwise(means))
+    constant = evaluation.summary(spreads[rate])
+    calmer = float(np.mean(decayed)) < constant["mean"]
+    return {
+        "verdict": _verdict(rises and calmer),
+        "ours": {f"{r:g}": evaluation.summary(spreads[r]) for r in rates},
+        "decayed": evaluation.summary(decayed),
+        "constant": constant,
+        "rises": rises,
+        "calmer": calmer,
     }
 
 
@@ -578,6 +636,8 @@ RULE_FUNCTIONS = {
     "shared_errors": shared_errors,
     "fewer_and_beats": fewer_and_beats,
     "cheaper_not_worse": cheaper_not_worse,
+    "steadier_slower": steadier_slower,
+    "follows_rate": follows_rate,
     "drops": drops,
     "lighter": lighter,
     "top_pairs": top_pairs,

@@ -58,6 +58,9 @@ class RunResult:
     test_accuracy: float
     # (epochs, test images) predicted labels after each epoch, if recorded (``record_test``)
     epoch_test_predictions: np.ndarray | None = None
+    # (epochs, executions) mean training loss of each compiled step's images, if recorded
+    # (``record_loss``); with ``steps_per_execution=1``, the loss of every mini-batch
+    step_losses: np.ndarray | None = None
 
 
 def _epoch_timer():
@@ -94,6 +97,34 @@ def _test_recorder(x_test, batch_size: int):
             self.predictions.append(probs.argmax(axis=1).astype(np.uint8))
 
     return TestRecorder()
+
+
+def _loss_recorder(images: int, batch_size: int):
+    keras = backend.keras()
+
+    class LossRecorder(keras.callbacks.Callback):
+        """The training loss of each execution's mini-batches, from Keras's running mean.
+
+        Keras reports, after each execution of the compiled step, the loss averaged over
+        the epoch's images so far (each batch weighted by its size, the last one smaller).
+        The difference of two consecutive running totals is the loss of the images between them.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append([])
+            self._seen, self._total = 0, 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen = min((batch + 1) * batch_size, images)  # ``batch``: the execution's last step in the epoch
+            total = float(logs["loss"]) * seen
+            self.epochs[-1].append((total - self._total) / (seen - self._seen))
+            self._seen, self._total = seen, total
+
+    return LossRecorder()
 
 
 # The optimizers the study compares, as Keras class names and settings.
@@ -156,6 +187,7 @@ def train(
     eval_batch_size: int = 2048,
     plateau_patience: int = 0,
     record_test: bool = False,
+    record_loss: bool = False,
     validate_last_only: bool = False,
     shuffle: bool = True,
     position: str = "",
@@ -181,6 +213,9 @@ def train(
             (``RunResult.epoch_test_predictions``). Nothing in training looks at
             them; they exist to measure what choosing an epoch by its test score,
             as course paper 003 does, would add.
+        record_loss: also keep the training loss of each execution's mini-batches
+            (``RunResult.step_losses``); with ``steps_per_execution=1``, of every step, for
+            how much the loss moves from one step to the next. Recording changes no result.
         validate_last_only: score the validation set after the last epoch only, for runs
             that use nothing but their final score (the history's validation lists then
             hold one value). On a small training subset, scoring the validation set after
@@ -231,6 +266,8 @@ def train(
         ]
     recorder = _test_recorder(splits.x_test, eval_batch_size) if record_test else None
     callbacks += [recorder] if recorder else []
+    losses = _loss_recorder(len(splits.y_train), batch_size) if record_loss else None
+    callbacks += [losses] if losses else []
     fit = trained.fit(
         splits.x_train,
         splits.y_train,
@@ -262,7 +299,8 @@ def train(
     )
     accuracy = float(np.mean(probs.argmax(axis=1) == splits.y_test))
     epochs_seen = np.stack(recorder.predictions) if recorder else None
-    return RunResult(seed, model, history, timer.seconds, probs, accuracy, epochs_seen)
+    step_losses = np.array(losses.epochs) if losses else None
+    return RunResult(seed, model, history, timer.seconds, probs, accuracy, epochs_seen, step_losses)
 
 
 def _copy_variables(sources, targets) -> None:

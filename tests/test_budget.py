@@ -90,8 +90,9 @@ def test_notebook_07_trains_paper_000s_regularized_mlp_as_notebook_02_trains_the
         ]
 
     activations = branches(3 * len(p07["seeds"]), p07["activation_epochs"], 54_000)
-    # Paper 001's recipe and its five proposals, each seed on the same subset, validated after the last epoch.
-    proposals = (6 * len(p07["proposal_seeds"])) * models.training_flops(
+    # Paper 001's recipe, its five proposals and three other learning rates (a lower, a higher and a
+    # decaying one), each seed on the same subset, validated after the last epoch.
+    proposals = (9 * len(p07["proposal_seeds"])) * models.training_flops(
         models.build_paper001_cnn(),
         trained=p07["proposal_epochs"] * p07["proposal_train_limit"],
         evaluated=data.VALIDATION_SIZE + 10_000,

@@ -482,3 +482,35 @@ def test_without_reshuffling_every_epoch_sees_the_same_batches(tiny_splits):
     whole = dict(seed=3, epochs=2, batch_size=len(tiny_splits.y_train))
     fixed, shuffled = (training.train(build, tiny_splits, shuffle=s, **whole) for s in (False, True))
     assert fixed.history["loss"] == pytest.approx(shuffled.history["loss"], rel=1e-5)
+
+
+def test_the_recorded_step_losses_are_each_mini_batchs_loss(tiny_splits):
+    """record_loss turns Keras's running mean into the loss of each step's images: each epoch's
+    losses, weighted by batch size, average to the epoch's loss; the first is the untrained
+    model's loss on the first batch; with two steps per execution, each value is the mean of two
+    steps' losses; and recording changes nothing else."""
+    training.set_determinism()
+    keras = backend.keras()
+    build = functools.partial(models.build_mlp, hidden=(16,))
+    n, batch = len(tiny_splits.y_train), 64  # 250 images: steps of 64, 64, 64 and 58
+    run = dict(seed=3, epochs=2, batch_size=batch, shuffle=False)
+    plain = training.train(build, tiny_splits, **run)
+    every = training.train(build, tiny_splits, record_loss=True, steps_per_execution=1, **run)
+    pairs = training.train(build, tiny_splits, record_loss=True, steps_per_execution=2, **run)
+    assert plain.step_losses is None and every.step_losses.shape == (2, 4) and pairs.step_losses.shape == (2, 2)
+    sizes = np.diff(np.minimum(np.arange(0, n + batch, batch), n))
+    assert list(sizes) == [64, 64, 64, 58]
+    for epoch in range(2):
+        assert np.average(every.step_losses[epoch], weights=sizes) == pytest.approx(
+            every.history["loss"][epoch], rel=1e-5
+        )
+        halves = [np.average(every.step_losses[epoch][i : i + 2], weights=sizes[i : i + 2]) for i in (0, 2)]
+        np.testing.assert_allclose(pairs.step_losses[epoch], halves, rtol=1e-5)
+    keras.utils.set_random_seed(3)
+    untrained = build()
+    first = keras.losses.sparse_categorical_crossentropy(
+        tiny_splits.y_train[:batch], untrained(tiny_splits.x_train[:batch])
+    )
+    assert every.step_losses[0][0] == pytest.approx(float(np.mean(first)), rel=1e-5)
+    assert every.step_losses[0][0] > every.step_losses[1][-1]  # it learns
+    assert plain.history == every.history == pairs.history and np.array_equal(plain.test_probs, every.test_probs)
