@@ -318,10 +318,22 @@ def steadier_slower(lower: list[dict], base: list[dict], higher: list[dict]) -> 
         name: {key: evaluation.summary([m[key] for m in runs]) for key in ("first", "spread")}
         for name, runs in {"lower": lower, "base": base, "higher": higher}.items()
     }
-    spread, first = ([mean[name][key]["mean"] for name in mean] for key in ("spread", "first"))
-    steadier = spread[0] < spread[1] < spread[2]
-    slower = first[0] > first[1] > first[2]
-    return {"verdict": _verdict(steadier and slower), "ours": mean, "steadier": steadier, "slower": slower}
+    spread, first = ({name: mean[name][key]["mean"] for name in mean} for key in ("spread", "first"))
+    parts = {  # each half of the claim, against the recipe's rate
+        "lower_steadier": spread["lower"] < spread["base"],
+        "lower_slower": first["lower"] > first["base"],
+        "higher_less_steady": spread["higher"] > spread["base"],
+        "higher_faster": first["higher"] < first["base"],
+    }
+    steadier = parts["lower_steadier"] and parts["higher_less_steady"]
+    slower = parts["lower_slower"] and parts["higher_faster"]
+    return {
+        "verdict": _verdict(steadier and slower),
+        "ours": mean,
+        "steadier": steadier,
+        "slower": slower,
+        "parts": parts,
+    }
 
 
 def follows_rate(spreads: dict, decayed: list[float], rate: float) -> dict:

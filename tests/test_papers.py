@@ -841,6 +841,9 @@ def _measures(first, spread, seeds=3):
 def test_steadier_slower_needs_both_orders_strictly(lower, higher, verdict, steadier, slower):
     result = papers.steadier_slower(_measures(*lower), _measures(0.8, 0.5), _measures(*higher))
     assert (result["verdict"], result["steadier"], result["slower"]) == (verdict, steadier, slower)
+    parts = result["parts"]
+    assert parts["lower_steadier"] == (lower[1] < 0.5) and parts["higher_less_steady"] == (higher[1] > 0.5)
+    assert parts["lower_slower"] == (lower[0] > 0.8) and parts["higher_faster"] == (higher[0] < 0.8)
     assert result["ours"]["base"] == {"first": evaluation.summary([0.8] * 3), "spread": evaluation.summary([0.5] * 3)}
 
 
