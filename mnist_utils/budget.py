@@ -17,9 +17,8 @@ from mnist_utils import data, models
 TRAIN_IMAGES = 60_000 - data.VALIDATION_SIZE  # the training split of data.split
 TEST_IMAGES = 10_000
 LIMIT = 60e12  # the full profile's training budget in FLOPs (DESIGN.md, "Experiment budget")
-PAPER001_VARIANTS = (
-    9  # notebook 07 trains paper 001's recipe and eight variants of it (three of its rate), once per seed
-)
+# Notebook 07 trains paper 001's recipe and eight variants of it (three of them its learning rate), once per seed.
+PAPER001_VARIANTS = 9
 
 
 def _images(train_limit: int) -> int:
