@@ -134,22 +134,13 @@ def _course_papers(p: dict, baseline: dict) -> float:
     regularized = _branches(
         _mlp((baseline["hidden_units"],)), len(baseline["seeds"]), baseline["epochs"], _images(baseline["train_limit"])
     )
-    # Paper 001's proposals, each variant against its recipe (the separable one, counted as the recipe, is cheaper).
-    proposals = _runs(
-        _cnn("paper001"),
-        PAPER001_VARIANTS * len(p["proposal_seeds"]),
-        p["proposal_epochs"],
-        _images(p["proposal_train_limit"]),
-        validated_last_only=True,
+    # Paper 001's recipe and its variants, and paper 003's LeNet-5 with and without its dropout, each seed
+    # on the same subset and budget (the separable variant, counted as the recipe, is cheaper).
+    short = functools.partial(
+        _runs, epochs=p["proposal_epochs"], images=_images(p["proposal_train_limit"]), validated_last_only=True
     )
-    # Paper 003's LeNet-5 with and without its dropout, on the same subset and budget.
-    lenet = _runs(
-        _cnn("lenet5"),
-        2 * len(p["proposal_seeds"]),
-        p["proposal_epochs"],
-        _images(p["proposal_train_limit"]),
-        validated_last_only=True,
-    )
+    proposals = short(_cnn("paper001"), PAPER001_VARIANTS * len(p["proposal_seeds"]))
+    lenet = short(_cnn("lenet5"), 2 * len(p["proposal_seeds"]))
     return activations + regularized + proposals + lenet
 
 

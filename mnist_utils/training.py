@@ -346,18 +346,16 @@ class ModelCache:
         return self._model
 
 
+def train_accuracy(runs: list[RunResult], x_train, y_train) -> list[float]:
+    """Each run's training accuracy on its final weights in inference mode (dropout off). Keras's
+    own figure is averaged over the last epoch while the weights change, with dropout active."""
+    return [evaluation.accuracy(y_train, r.model.predict(x_train, batch_size=2048, verbose=0)) for r in runs]
+
+
 def train_val_gap(runs: list[RunResult], x_train, y_train) -> float:
-    """Training accuracy minus final validation accuracy, averaged over ``runs``, with the training
-    accuracy measured on the final weights in inference mode: Keras's own (averaged over the last
-    epoch while the weights change, with dropout active) would bias the gap."""
+    """Training accuracy (:func:`train_accuracy`) minus final validation accuracy, averaged over ``runs``."""
     return float(
-        np.mean(
-            [
-                evaluation.accuracy(y_train, r.model.predict(x_train, batch_size=2048, verbose=0))
-                - r.history["val_accuracy"][-1]
-                for r in runs
-            ]
-        )
+        np.mean(np.subtract(train_accuracy(runs, x_train, y_train), [r.history["val_accuracy"][-1] for r in runs]))
     )
 
 

@@ -514,3 +514,20 @@ def test_the_recorded_step_losses_are_each_mini_batchs_loss(tiny_splits):
     assert every.step_losses[0][0] == pytest.approx(float(np.mean(first)), rel=1e-5)
     assert every.step_losses[0][0] > every.step_losses[1][-1]  # it learns
     assert plain.history == every.history == pairs.history and np.array_equal(plain.test_probs, every.test_probs)
+
+
+def test_training_accuracy_is_measured_on_the_final_weights_in_inference_mode(tiny_splits):
+    """train_accuracy scores the training images with dropout off; train_val_gap subtracts each
+    run's final validation accuracy. A dropout of 0.9 makes Keras's running figure, measured
+    with dropout on while the weights change, far from it."""
+    training.set_determinism()
+    build = functools.partial(models.build_cnn, widths=(4, 8), dense=32, dropout=0.9, batch_norm=False)
+    runs = training.run_seeds(build, tiny_splits, [0, 1], epochs=3, batch_size=32)
+    by_hand = [
+        float(np.mean(r.model(tiny_splits.x_train, training=False).numpy().argmax(axis=1) == tiny_splits.y_train))
+        for r in runs
+    ]
+    assert training.train_accuracy(runs, tiny_splits.x_train, tiny_splits.y_train) == pytest.approx(by_hand)
+    gaps = [a - r.history["val_accuracy"][-1] for a, r in zip(by_hand, runs)]
+    assert training.train_val_gap(runs, tiny_splits.x_train, tiny_splits.y_train) == pytest.approx(np.mean(gaps))
+    assert any(abs(a - r.history["accuracy"][-1]) > 0.05 for a, r in zip(by_hand, runs))
