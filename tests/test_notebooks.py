@@ -42,6 +42,22 @@ def test_code_computes_and_markdown_tells_in_one_language(path):
     assert conventions.problems(path) == []
 
 
+def test_the_cell_the_end_to_end_test_edits_leaves_room_for_its_line(tmp_path):
+    """tests/test_e2e.py appends a line to notebook 02's last code cell; the edited notebook must still
+    keep the house rules, or the runner refuses it and that slow test fails for a reason found here first."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "02_mlp_baseline.ipynb", as_version=4)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    last.source += "\n# x"
+    edited = tmp_path / "02_mlp_baseline.ipynb"
+    nbformat.write(nb, edited)
+    assert conventions.problems(edited) == []
+    last.source += "\n# y\n# z"  # the rule is still there: two more lines break it
+    nbformat.write(nb, edited)
+    assert [p.what.split(" (")[0] for p in conventions.problems(edited)] == ["a code cell of 17 lines"]
+
+
 # A figure in the prose is computed (a template expression) or it is one of these, each with its reason.
 ALLOWED_FIGURES = [
     (r"(?:[Cc]ourse )?[Pp]apers? \d{3}(?:(?:, | and | or )\d{3})*|paper-\d{3}|论文 ?\d{3}", "a course paper's number"),
