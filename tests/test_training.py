@@ -80,6 +80,40 @@ def test_train_branches_is_deterministic_and_learns(tiny_splits):
     assert set(single["setting"]) == {"dropout 0.5"}  # a plain string key is one value, not characters
 
 
+def test_keras_array_pipelines_run_without_autotuning():
+    """The pipeline Keras builds for arrays has tf.data's autotuning off, and wrapping it twice does not nest."""
+    backend.keras()
+    backend.keras()
+    from keras.src.trainers.data_adapters import array_data_adapter, get_data_adapter
+
+    x, y = np.zeros((10, 28, 28), "float32"), np.zeros(10, "uint8")
+    for shuffle in (True, False):  # fit's pipeline; evaluate's and predict's
+        dataset = get_data_adapter(x, y, batch_size=4, shuffle=shuffle).get_tf_dataset()
+        assert dataset.options().autotune.enabled is False
+    wrapped = array_data_adapter.ArrayDataAdapter.get_tf_dataset
+    assert wrapped.untuned and not getattr(wrapped.autotuned, "untuned", False)
+    autotuned = wrapped.autotuned(get_data_adapter(x, y, batch_size=4, shuffle=True))
+    assert autotuned.options().autotune.enabled is not False  # the wrapped method itself still autotunes
+
+
+def test_autotuning_off_changes_no_batch_and_no_weight(tiny_splits, monkeypatch):
+    """Trained with the autotuned pipeline, a CNN with augmentation, dropout and reshuffled
+    batches ends with bitwise the same weights and history as without it."""
+    from keras.src.trainers.data_adapters import array_data_adapter
+
+    training.set_determinism()
+    build = functools.partial(models.build_cnn, widths=(4, 8), batch_norm=False, augment={})
+    kw = dict(epochs=2, batch_size=32, learning_rate=0.003, steps_per_execution=2)
+    untuned = training.train(build, tiny_splits, 0, **kw)
+    adapter = array_data_adapter.ArrayDataAdapter
+    monkeypatch.setattr(adapter, "get_tf_dataset", adapter.get_tf_dataset.autotuned)
+    autotuned = training.train(build, tiny_splits, 0, **kw)
+    assert untuned.history == autotuned.history
+    for a, b in zip(untuned.model.weights, autotuned.model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(untuned.test_probs, autotuned.test_probs)
+
+
 def test_make_optimizer_study_names():
     cfg = training.make_optimizer("nesterov", 0.02).get_config()
     assert cfg["nesterov"] is True and cfg["momentum"] == pytest.approx(0.9)
