@@ -84,7 +84,7 @@ def _untune_array_pipelines(tf) -> None:
     from keras.src.trainers.data_adapters import array_data_adapter
 
     adapter = array_data_adapter.ArrayDataAdapter
-    if getattr(adapter.get_tf_dataset, "untuned", False):
+    if hasattr(adapter.get_tf_dataset, "autotuned"):  # wrapped already
         return
     autotuned = adapter.get_tf_dataset
 
@@ -93,5 +93,5 @@ def _untune_array_pipelines(tf) -> None:
         options.autotune.enabled = False
         return autotuned(self).with_options(options)
 
-    get_tf_dataset.untuned, get_tf_dataset.autotuned = True, autotuned
+    get_tf_dataset.autotuned = autotuned  # the method it wraps
     adapter.get_tf_dataset = get_tf_dataset
