@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -89,14 +90,17 @@ def peaks() -> dict:
     }
 
 
-def efficiency(seconds: dict, flops: dict, peak: float) -> dict:
+def efficiency(seconds: dict, flops: dict, peak: float, cores: dict | None = None) -> dict:
     """Per notebook that trains: its training TFLOP, the GFLOP/s it achieved over its wall time,
-    and that rate as a fraction of the float32 ``peak``."""
+    and that rate as a fraction of the float32 ``peak`` of the cores it ran on (``cores``: per
+    notebook, from run.json; the peak is all cores', so a notebook on one of two gets half)."""
+    share = lambda nb: ((cores or {}).get(nb) or os.cpu_count()) / os.cpu_count()  # noqa: E731
     return {
         nb: {
             "training_tflop": round(flops[nb] / 1e12, 3),
             "gflops_per_s": round(flops[nb] / seconds[nb] / 1e9, 1),
-            "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / peak, 3),
+            "cores": (cores or {}).get(nb) or os.cpu_count(),
+            "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / (peak * share(nb)), 3),
         }
         for nb in seconds
         if flops.get(nb)
@@ -179,6 +183,7 @@ def sample(profile: str, warm_repeats: int, keep: Path | None = None) -> dict:
         "total_seconds": round(run_s + report_s, 2),
         "notebook_seconds": {k: v["seconds"] for k, v in record["notebooks"].items()},
         "notebook_flops": {k: v.get("training_flops") for k, v in record["notebooks"].items()},
+        "notebook_cores": {k: v.get("cores") for k, v in record["notebooks"].items()},
         "no_change_seconds": unchanged,
         "text_edit_seconds": edited,
         "translation_edit_seconds": translated,
@@ -235,7 +240,9 @@ def main() -> None:
                 flush=True,
             )
         median = medians(samples)
-        median["efficiency"] = efficiency(median["notebook_seconds"], samples[0]["notebook_flops"], peak["float32"])
+        median["efficiency"] = efficiency(
+            median["notebook_seconds"], samples[0]["notebook_flops"], peak["float32"], samples[0].get("notebook_cores")
+        )
         results[profile] = {
             "date": now,
             "machine": machine,

@@ -34,12 +34,21 @@ def set_precision() -> str:
     return policy
 
 
+def cores() -> int:
+    """CPU cores this process runs on: those the OS lets it use, or the threads the runner
+    gave it where the OS has no such setting (a notebook beside another, ``pipeline.core_slots``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return int(os.environ.get("TF_NUM_INTRAOP_THREADS") or os.cpu_count() or 1)
+
+
 def device_info() -> dict:
-    """CPU count, TensorFlow's thread settings and visible GPUs, for the record."""
+    """CPU count, the cores this process runs on, TensorFlow's thread settings and visible GPUs, for the record."""
     tf = backend.tensorflow()
 
     return {
         "cpu_count": os.cpu_count(),
+        "cores": cores(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],

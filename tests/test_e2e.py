@@ -1,6 +1,7 @@
 """End to end: every notebook with the smoke profile through the real runner, then the report."""
 
 import json
+import os
 import re
 import shutil
 
@@ -161,6 +162,19 @@ def test_executed_copies_read_as_prose_with_numbers_in_one_language(smoke):
             if path.stem == "05_cnn":
                 assert any(ours in text for text in markdown)  # a number from metrics.json, in a sentence
         assert figures >= 20
+
+
+def test_the_timed_notebooks_say_on_how_many_cores_they_ran(smoke):
+    """02 and 03 report seconds per epoch: their text names the cores the run record says they had
+    (their share of the machine's where they ran side by side, pinned), in both languages."""
+    layout, record, _ = smoke
+    for stem in ("02_mlp_baseline", "03_optimizers_activations"):
+        cores = record["notebooks"][stem]["cores"]
+        assert cores == len(os.sched_getaffinity(0)) // record["notebooks"][stem]["jobs"]
+        said = {"en": f"on {cores} core{'s' if cores > 1 else ''}", "zh": f"{cores} 个 CPU 核心上"}
+        for language, phrase in said.items():
+            nb = nbformat.read(layout.rendered(language) / f"{stem}.ipynb", as_version=4)
+            assert any(phrase in c.source for c in nb.cells if c.cell_type == "markdown"), (stem, language)
 
 
 def test_html_is_self_contained_with_every_section(smoke):

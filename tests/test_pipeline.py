@@ -1,6 +1,7 @@
 """Notebook discovery and the profile checks that run before any notebook executes."""
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -286,13 +287,16 @@ def test_a_failure_among_parallel_notebooks_keeps_the_others(notebook_factory, t
     said = []
     with pytest.raises(pipeline.PipelineError, match="04_boom.ipynb failed"):
         pipeline.run("p", layout=layout, log=said.append, jobs=2)  # only the failed one runs again
-    assert [m for m in said if "up to date" in m] == [f"{s}: up to date, skipped" for s in ("01_w", "02_r", "03_x")]
+    # (in any order: with two jobs the longest by last time's seconds goes first)
+    assert sorted(m for m in said if "up to date" in m) == [
+        f"{s}: up to date, skipped" for s in ("01_w", "02_r", "03_x")
+    ]
 
 
 def test_profile_jobs_are_checked(tmp_path):
     (tmp_path / "a.yaml").write_text("jobs: 2\nnotebooks: {}\n")
     (tmp_path / "b.yaml").write_text("jobs: 0\nnotebooks: {}\n")
-    assert pipeline.read_profile(tmp_path, "a") == {"notebooks": {}, "jobs": 2}
+    assert pipeline.read_profile(tmp_path, "a") == {"notebooks": {}, "jobs": 2, "alone": []}
     with pytest.raises(pipeline.PipelineError, match="'jobs' must be a whole number"):
         pipeline.read_profile(tmp_path, "b")
 
@@ -834,3 +838,73 @@ def test_an_undeclared_read_of_an_artifact_that_exists_says_to_declare_it(notebo
         from mnist_utils import artifacts
 
         artifacts.load_json(layout.artifacts / "01_w" / "n.json")
+
+
+def test_profile_alone_is_checked(notebook_factory, tmp_path):
+    (tmp_path / "a.yaml").write_text("jobs: 2\nalone: [03_x, 1]\nnotebooks: {}\n")
+    assert pipeline.read_profile(tmp_path, "a") == {"notebooks": {}, "jobs": 2, "alone": ["03_x", "1"]}
+    for bad in ("alone: 03_x", "alone: [true]", "alone: [[1]]"):
+        (tmp_path / "b.yaml").write_text(f"{bad}\nnotebooks: {{}}\n")
+        with pytest.raises(pipeline.PipelineError, match="'alone' must be a list of notebook names or numbers"):
+            pipeline.read_profile(tmp_path, "b")
+    layout = _chain(notebook_factory, tmp_path)
+    (layout.params / "p.yaml").write_text("jobs: 2\nalone: [09]\nnotebooks: {}\n")
+    with pytest.raises(pipeline.PipelineError, match=r"Profile 'p', 'alone': 09: no such notebook"):
+        _states(layout)
+
+
+def test_core_slots_split_the_cores_without_sharing(monkeypatch):
+    monkeypatch.setattr(pipeline, "available_cores", lambda: [0, 1, 2, 3, 4])
+    assert pipeline.core_slots(1) == [[0, 1, 2, 3, 4]]
+    assert pipeline.core_slots(2) == [[0, 1], [2, 3]]  # the fifth core is left over, not shared
+    assert pipeline.core_slots(5) == [[0], [1], [2], [3], [4]]
+
+
+def test_more_jobs_than_cores_run_as_many_notebooks_as_cores(notebook_factory, tmp_path, monkeypatch):
+    layout = _chain(notebook_factory, tmp_path)
+    monkeypatch.setattr(pipeline, "available_cores", lambda: [0])
+    said = []
+    record = pipeline.run("p", layout=layout, log=said.append, jobs=2)
+    assert "2 jobs: this process may use 1 CPU core(s), so as many notebooks run at once" in said
+    assert {run["jobs"] for run in record["notebooks"].values()} == {1}
+    assert {run["cores"] for run in record["notebooks"].values()} == {1}
+
+
+_CORES_PROBE = (
+    "import json, os, time\nfrom pathlib import Path\n"
+    "flags = Path(output_dir).parents[3] / 'flags'\nflags.mkdir(exist_ok=True)\n"
+    "start = time.time()\n(flags / '{me}').touch()\n"
+    "while {wait} and not (flags / '{other}').exists() and time.time() < start + 120:\n    time.sleep(0.05)\n"
+    "Path(output_dir, 'probe.json').write_text(json.dumps({{'cores': sorted(os.sched_getaffinity(0)), "
+    "'threads': os.environ.get('TF_NUM_INTRAOP_THREADS'), 'start': start, 'end': time.time(), "
+    "'met': (flags / '{other}').exists()}}))"
+)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning notebooks to cores of their own needs Linux and 2 cores (CI has both)",
+)
+# On a first run, ties start in notebook order: so the one alone is the first to start (nothing may
+# start beside it), or the second (it must wait until the first has finished).
+@pytest.mark.parametrize("pair, alone", [(("02_a", "03_b"), "01_alone"), (("01_a", "03_b"), "02_alone")])
+def test_notebooks_side_by_side_run_on_cores_of_their_own_and_alone_ones_on_all(
+    notebook_factory, tmp_path, pair, alone
+):
+    # The pair each wait (up to 120 s) until the other has started: they meet only if they ran at once.
+    for me, other, wait in ((pair[0], pair[1], True), (pair[1], pair[0], True), (alone, "none", False)):
+        notebook_factory(f"{me}.ipynb", body=[_CORES_PROBE.format(me=me, other=other, wait=wait)])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text(f"jobs: 2\nalone: [{alone[:2]}]\nnotebooks: {{}}\n")
+    layout = pipeline.Layout(notebook_factory.folder, params, tmp_path / "report")
+    record = pipeline.run("p", layout=layout, log=lambda _: None)
+    probe = {s: json.loads((layout.artifacts / s / "probe.json").read_text()) for s in (*pair, alone)}
+    every, share = sorted(os.sched_getaffinity(0)), len(os.sched_getaffinity(0)) // 2
+    a, b = (probe[s] for s in pair)
+    assert a["met"] and b["met"]  # side by side
+    assert len(a["cores"]) == len(b["cores"]) == share and not set(a["cores"]) & set(b["cores"])  # cores of their own
+    assert a["threads"] == b["threads"] == str(share)
+    assert probe[alone]["cores"] == every and probe[alone]["threads"] is None
+    assert all(p["end"] <= probe[alone]["start"] or p["start"] >= probe[alone]["end"] for p in (a, b))
+    assert [record["notebooks"][s]["cores"] for s in (*pair, alone)] == [share, share, len(every)]

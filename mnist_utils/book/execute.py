@@ -56,16 +56,39 @@ class Interrupted(KeyboardInterrupt):
     """A run stopped by Ctrl-C or SIGTERM; the message says what was kept."""
 
 
-def _progress_kernels(progress_file: Path, kernels: list | None = None):
+# Started before the kernel, in its place: pins itself to the cores in argv[1], then becomes the
+# kernel (argv[2:]), so every thread the kernel starts, TensorFlow's among them, stays on them.
+_PIN = (
+    "import os, sys; os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(',')}); "
+    "os.execvp(sys.argv[2], sys.argv[2:])"
+)
+
+
+def core_env(cores: list[int]) -> dict[str, str]:
+    """Thread counts for a kernel that runs on ``cores``: TensorFlow's (it reads these when it
+    starts) and OpenMP's, so no library starts more threads than it has cores."""
+    n = str(len(cores))
+    return {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": n, "OMP_NUM_THREADS": n}
+
+
+def _progress_kernels(progress_file: Path, kernels: list | None = None, cores: list[int] | None = None):
     """A kernel manager class whose kernels report their progress to ``progress_file``
     (the kernel's ``MNIST_STUDY_PROGRESS``; see ``progress``). One class per notebook,
     so notebooks executing at once each get their own file. Each kernel's process is
-    added to ``kernels``, so an interrupted run can stop them."""
+    added to ``kernels``, so an interrupted run can stop them. With ``cores``, the kernel
+    runs on those cores only (where the OS lets a process choose) and with as many threads."""
     from jupyter_client import AsyncKernelManager
 
     class ProgressKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            if cores and hasattr(os, "sched_setaffinity"):
+                cmd = [sys.executable, "-c", _PIN, ",".join(map(str, cores)), *cmd]
+            return cmd
+
         async def start_kernel(self, **kw):
             kw["env"] = {**kw.get("env", os.environ), progress.ENV: str(progress_file)}
+            kw["env"].update(core_env(cores) if cores else {})
             started = await super().start_kernel(**kw)
             if kernels is not None and getattr(self.provisioner, "process", None) is not None:
                 kernels.append(self.provisioner.process)
@@ -92,6 +115,7 @@ def execute(
     expected: float | None = None,
     kernels: list | None = None,
     stop=None,
+    cores: list[int] | None = None,
 ) -> tuple[float, float | None]:
     """Run one notebook through papermill into staging, then promote its outputs.
 
@@ -101,6 +125,7 @@ def execute(
     shown while it runs (``expected``: its seconds last time, for the estimate).
     ``kernels`` collects its kernel's process and ``stop`` (a ``threading.Event``), once
     set, stops it before its next cell: how an interrupted run ends the others quickly.
+    ``cores``: the CPU cores its kernel runs on (None: all of them).
 
     Returns:
         Wall-clock seconds, and the floating-point operations of the training it reported
@@ -133,7 +158,7 @@ def execute(
         if monitor is not None:
             monitor.cell(notebook.stem, cell_index, cells)
 
-    shown = {"kernel_manager_class": _progress_kernels(reported, kernels), "on_cell_start": on_cell_start}
+    shown = {"kernel_manager_class": _progress_kernels(reported, kernels, cores), "on_cell_start": on_cell_start}
     if monitor is not None:  # its line replaces papermill's bar, which shows nothing inside a cell
         monitor.started(notebook.stem, reported, expected)
     start = time.perf_counter()

@@ -76,8 +76,10 @@ def discover(notebooks_dir: Path) -> list[Path]:
 
 
 def read_profile(params_dir: Path, name: str) -> dict:
-    """Read ``params/<name>.yaml``: ``notebooks`` (``{"NN_name": {param: value}}``) and
-    ``jobs`` (how many notebooks may run at once; 1 unless the profile says otherwise)."""
+    """Read ``params/<name>.yaml``: ``notebooks`` (``{"NN_name": {param: value}}``),
+    ``jobs`` (how many notebooks may run at once; 1 unless the profile says otherwise) and
+    ``alone`` (notebooks, by name or number, that run with every core and nothing beside them
+    when ``jobs`` is more than 1; the others then run on cores of their own)."""
     import yaml
 
     path = Path(params_dir) / f"{name}.yaml"
@@ -88,11 +90,11 @@ def read_profile(params_dir: Path, name: str) -> dict:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise PipelineError(f"Profile {path} is not valid YAML: {e}") from e
-    unknown = set(doc) - {"description", "notebooks", "jobs"}
+    unknown = set(doc) - {"description", "notebooks", "jobs", "alone"}
     if unknown:
         raise PipelineError(
             f"Profile {path}: unknown top-level key(s) {sorted(unknown)}; "
-            f"expected 'description', 'jobs' and 'notebooks'."
+            f"expected 'description', 'jobs', 'alone' and 'notebooks'."
         )
     sections = doc.get("notebooks") or {}
     if not isinstance(sections, dict) or not all(isinstance(v, dict) or v is None for v in sections.values()):
@@ -100,7 +102,14 @@ def read_profile(params_dir: Path, name: str) -> dict:
     jobs = doc.get("jobs", 1)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise PipelineError(f"Profile {path}: 'jobs' must be a whole number of at least 1, got {jobs!r}.")
-    return {"notebooks": {str(k): dict(v or {}) for k, v in sections.items()}, "jobs": jobs}
+    alone = doc.get("alone") or []
+    if not isinstance(alone, list) or not all(isinstance(a, (str, int)) and not isinstance(a, bool) for a in alone):
+        raise PipelineError(f"Profile {path}: 'alone' must be a list of notebook names or numbers, got {alone!r}.")
+    return {
+        "notebooks": {str(k): dict(v or {}) for k, v in sections.items()},
+        "jobs": jobs,
+        "alone": [str(a) for a in alone],
+    }
 
 
 def load_profile(params_dir: Path, name: str) -> dict[str, dict]:

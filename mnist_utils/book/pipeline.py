@@ -156,9 +156,11 @@ def run(
             their artifacts; the others are left as they are.
         force: re-run every notebook (or every one ``only`` selects) even if up to date.
         jobs: how many notebooks may execute at once (default: the profile's ``jobs``,
-            else 1). A notebook starts only after those whose artifacts it reads.
-            More than one makes the timings the notebooks report include waiting
-            for the CPU, so the full profile runs one at a time.
+            else 1). A notebook starts only after those whose artifacts it reads. With
+            more than one, each notebook runs on cores of its own (:func:`core_slots`),
+            so what it times is timed on those cores whatever runs beside it, except
+            those the profile lists as ``alone``: they run on every core, with nothing
+            beside them.
         monitor: a ``progress.Monitor`` that shows what each executing notebook is
             doing and an estimate of what is left (the log then prints through it).
         overrides: ``NOTEBOOK.PARAMETER=VALUE`` settings for this run only, over the
@@ -204,6 +206,14 @@ def _run_locked(
         settings["notebooks"][stem] = {**settings["notebooks"].get(stem, {}), **values}
     resolved = resolve_parameters(notebooks, settings["notebooks"])
     jobs = jobs or settings["jobs"]
+    try:
+        alone = {nb.stem for nb in select(notebooks, settings["alone"])} if settings["alone"] else set()
+    except PipelineError as e:
+        raise PipelineError(f"Profile {profile!r}, 'alone': {e}") from None
+    if jobs > len(available_cores()):  # so that a notebook beside another has cores of its own
+        log(f"{jobs} jobs: this process may use {len(available_cores())} CPU core(s), so as many notebooks run at once")
+        jobs = len(available_cores())
+    slots = core_slots(jobs) if jobs > 1 else [None]
     reads = declared_reads(notebooks)
     chosen = with_dependents(notebooks, reads, select(notebooks, only)) if only else notebooks
     broken = [str(problem) for nb in chosen for problem in conventions.problems(nb)]
@@ -272,7 +282,7 @@ def _run_locked(
         last = record["notebooks"].get(stem, {})
         return last.get("seconds") if last.get("profile") == profile else None
 
-    def finish(nb: Path, inputs: dict, executed: tuple[float, float | None]) -> None:
+    def finish(nb: Path, inputs: dict, executed: tuple[float, float | None], cores: list[int] | None) -> None:
         seconds, flops = executed
         log(f"{nb.stem}: done in {seconds:.1f} s (elapsed {time.perf_counter() - total:.1f} s)")
         # The machine and data of the latest execution; earlier notebooks' runs shared them
@@ -288,6 +298,7 @@ def _run_locked(
             "parameters": resolved[nb.stem],
             "seconds": round(seconds, 2),
             "jobs": jobs,
+            "cores": len(cores) if cores else len(available_cores()),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "inputs": inputs,
             "outputs": outputs_digest(layout, nb.stem),
@@ -302,39 +313,48 @@ def _run_locked(
         waiting.discard(nb.stem)
 
     # With one job, the notebooks run in order. With more, a notebook that others read starts
-    # first (most readers first), so the long chains get going early; then in order.
+    # first (most readers first), so the long chains get going early; then the longest by its
+    # seconds last time, so the short ones fill the gaps; with no time on record, one that reads
+    # more artifacts first (it sits further down a chain, after the work it builds on); then in order.
     readers = {nb.stem: len(with_dependents(notebooks, reads, [nb])) - 1 for nb in chosen}
+    order = lambda nb: (-readers[nb.stem], -(expected(nb.stem) or 0), -len(reads[nb.stem]))  # noqa: E731
     pending, running, failure = list(chosen), {}, None
     kernels, stop = [], threading.Event()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             while pending or running:
-                ready = list(pending) if jobs == 1 else sorted(pending, key=lambda nb: -readers[nb.stem])  # stable
+                ready = list(pending) if jobs == 1 else sorted(pending, key=order)  # stable
                 for nb in ready:
-                    if failure or len(running) >= jobs:
+                    if failure or len(running) >= jobs or any(n.stem in alone for n, _, _ in running.values()):
                         break
                     if any(rel.split("/")[0] in waiting for rel in reads[nb.stem]):
                         continue  # an upstream notebook is still to run
+                    if nb.stem in alone and running:
+                        continue  # it waits for the machine to itself; others may start meanwhile
                     pending.remove(nb)
                     inputs = settle(nb)
                     if inputs is None:
                         continue
                     shown = {"monitor": monitor, "expected": expected(nb.stem), "kernels": kernels, "stop": stop}
                     if jobs == 1:  # in this thread, so Ctrl-C interrupts it directly
-                        finish(nb, inputs, execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown))
+                        executed = execute(nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)
+                        finish(nb, inputs, executed, None)
                     else:
+                        taken = [cores for _, _, cores in running.values()]
+                        cores = None if nb.stem in alone else next(c for c in slots if c not in taken)
+                        shown["cores"] = cores
                         running[
                             pool.submit(execute, nb, resolved[nb.stem], layout, profile, reads[nb.stem], **shown)
-                        ] = (nb, inputs)
+                        ] = (nb, inputs, cores)
                 if not running:
                     if failure:
                         break
                     continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    nb, inputs = running.pop(future)
+                    nb, inputs, cores = running.pop(future)
                     try:
-                        finish(nb, inputs, future.result())
+                        finish(nb, inputs, future.result(), cores)
                     except PipelineError as e:  # let the others finish, start nothing new, then report it
                         failure = failure or e
         except KeyboardInterrupt:
@@ -373,6 +393,21 @@ def _run_locked(
         + f" ({time.perf_counter() - total:.1f} s)"
     )
     return record
+
+
+def available_cores() -> list[int]:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):  # Linux: what the process is allowed, not what the machine has
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def core_slots(jobs: int) -> list[list[int]]:
+    """The cores of each of ``jobs`` notebooks side by side (at most one per core): this process's
+    cores split evenly, none shared, the remainder unused."""
+    cores = available_cores()
+    share = len(cores) // jobs
+    return [cores[slot * share : (slot + 1) * share] for slot in range(jobs)]
 
 
 def _say(message: str) -> None:

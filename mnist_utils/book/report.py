@@ -197,7 +197,13 @@ def appendix(record: dict, executed: list[Path], language: str = "en") -> str:
             for k, v in runs[n]["parameters"].items()
         ],
         "runs": [
-            (n, runs[n]["profile"], runs[n]["seconds"], runs[n]["finished"].replace("+00:00", "").replace("T", " "))
+            (
+                n,
+                runs[n]["profile"],
+                runs[n].get("cores", "?"),
+                runs[n]["seconds"],
+                runs[n]["finished"].replace("+00:00", "").replace("T", " "),
+            )
             for n in shown
         ],
     }
