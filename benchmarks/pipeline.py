@@ -94,13 +94,13 @@ def efficiency(seconds: dict, flops: dict, peak: float, cores: dict | None = Non
     """Per notebook that trains: its training TFLOP, the GFLOP/s it achieved over its wall time,
     and that rate as a fraction of the float32 ``peak`` of the cores it ran on (``cores``: per
     notebook, from run.json; the peak is all cores', so a notebook on one of two gets half)."""
-    share = lambda nb: ((cores or {}).get(nb) or os.cpu_count()) / os.cpu_count()  # noqa: E731
+    used = {nb: (cores or {}).get(nb) or os.cpu_count() for nb in seconds}
     return {
         nb: {
             "training_tflop": round(flops[nb] / 1e12, 3),
             "gflops_per_s": round(flops[nb] / seconds[nb] / 1e9, 1),
-            "cores": (cores or {}).get(nb) or os.cpu_count(),
-            "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / (peak * share(nb)), 3),
+            "cores": used[nb],
+            "fraction_of_peak": round(flops[nb] / seconds[nb] / 1e9 / (peak * used[nb] / os.cpu_count()), 3),
         }
         for nb in seconds
         if flops.get(nb)

@@ -908,3 +908,28 @@ def test_notebooks_side_by_side_run_on_cores_of_their_own_and_alone_ones_on_all(
     assert probe[alone]["cores"] == every and probe[alone]["threads"] is None
     assert all(p["end"] <= probe[alone]["start"] or p["start"] >= probe[alone]["end"] for p in (a, b))
     assert [record["notebooks"][s]["cores"] for s in (*pair, alone)] == [share, share, len(every)]
+
+
+def test_on_a_first_run_a_notebook_further_down_a_chain_starts_before_an_independent_one(notebook_factory, tmp_path):
+    # 02 holds one slot until 04 has started (a flag, at most 120 s); when 01 frees the other, 03 and
+    # 04 are both ready with no readers and no seconds on record: 04, which reads 01, goes first.
+    notebook_factory("01_w.ipynb", body=["from pathlib import Path\nPath(output_dir, 'n.json').write_text('1')"])
+    notebook_factory(
+        "02_slow.ipynb",
+        body=[
+            "import time\nfrom pathlib import Path\nflag = Path(output_dir).parents[3] / 'started-04'\n"
+            "start = time.time()\nwhile not flag.exists() and time.time() < start + 120:\n    time.sleep(0.05)"
+        ],
+    )
+    notebook_factory("03_x.ipynb", body=["x = 1"])
+    notebook_factory(
+        "04_r.ipynb", body=["from pathlib import Path\n(Path(output_dir).parents[3] / 'started-04').touch()"]
+    )
+    _set_reads(notebook_factory.folder / "04_r.ipynb", ["01_w/n.json"])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text("jobs: 2\nnotebooks: {}\n")
+    said = []
+    pipeline.run("p", layout=pipeline.Layout(notebook_factory.folder, params, tmp_path / "report"), log=said.append)
+    started = [m.split(":")[0] for m in said if m.endswith("...")]
+    assert started.index("04_r") < started.index("03_x"), started

@@ -210,10 +210,11 @@ def _run_locked(
         alone = {nb.stem for nb in select(notebooks, settings["alone"])} if settings["alone"] else set()
     except PipelineError as e:
         raise PipelineError(f"Profile {profile!r}, 'alone': {e}") from None
-    if jobs > len(available_cores()):  # so that a notebook beside another has cores of its own
-        log(f"{jobs} jobs: this process may use {len(available_cores())} CPU core(s), so as many notebooks run at once")
-        jobs = len(available_cores())
-    slots = core_slots(jobs) if jobs > 1 else [None]
+    every_core = available_cores()
+    if jobs > len(every_core):  # so that a notebook beside another has cores of its own
+        log(f"{jobs} jobs: this process may use {len(every_core)} CPU core(s), so as many notebooks run at once")
+        jobs = len(every_core)
+    slots = core_slots(jobs)
     reads = declared_reads(notebooks)
     chosen = with_dependents(notebooks, reads, select(notebooks, only)) if only else notebooks
     broken = [str(problem) for nb in chosen for problem in conventions.problems(nb)]
@@ -298,7 +299,7 @@ def _run_locked(
             "parameters": resolved[nb.stem],
             "seconds": round(seconds, 2),
             "jobs": jobs,
-            "cores": len(cores) if cores else len(available_cores()),
+            "cores": len(cores or every_core),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "inputs": inputs,
             "outputs": outputs_digest(layout, nb.stem),
