@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import string
 
 import numpy as np
@@ -85,21 +86,42 @@ def build_mlp_branches(
     return keras.Model(inputs, outputs, name=name)
 
 
+@contextlib.contextmanager
+def precision(policy: str):
+    """Build (and train) under the Keras dtype policy ``policy`` inside the ``with`` block, and go
+    back to the policy before it afterwards, also on an error. A model keeps the policy it was built
+    under; see ``training.reduced_precision`` for the one a model may use on this machine."""
+    keras = backend.keras()
+
+    before = keras.config.dtype_policy().name
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield policy
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def float32_copy(model):
     """``model`` itself if it computes in float32, else a float32 copy with the same weights.
 
-    Models trained under mixed precision (on a GPU, see ``training.set_precision``)
-    are saved and exported through this: TensorFlow Lite has no float16 kernels
-    for most operations, and a CPU runs float16 slowly.
+    Models trained under mixed precision (float16 on a GPU, see ``training.set_precision``;
+    bfloat16 on a CPU that has it, see ``training.reduced_precision``) are saved and exported
+    through this: TensorFlow Lite has no 16-bit kernels for most operations, and a CPU without
+    them runs 16-bit arithmetic slowly. Mixed precision keeps the weights in float32, so the
+    copy holds exactly the trained weights and computes with them in full precision.
     """
     import json
 
     keras = backend.keras()
 
     config = json.dumps(keras.saving.serialize_keras_object(model))
-    if '"mixed_float16"' not in config:
+    mixed = ('"mixed_float16"', '"mixed_bfloat16"')
+    if not any(name in config for name in mixed):
         return model
-    copy = keras.saving.deserialize_keras_object(json.loads(config.replace('"mixed_float16"', '"float32"')))
+    for name in mixed:
+        config = config.replace(name, '"float32"')
+    with precision("float32"):  # a layer whose config names no policy takes the global one
+        copy = keras.saving.deserialize_keras_object(json.loads(config))
     copy.set_weights(model.get_weights())
     return copy
 

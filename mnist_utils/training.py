@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +33,33 @@ def set_precision() -> str:
     policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def cpu_has_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX-512 BF16 or AMX), from the flags Linux lists
+    in ``/proc/cpuinfo`` (or in ``cpuinfo``, the text of such a file). False where there is no such
+    file: without those instructions oneDNN emulates bfloat16, more slowly than float32."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    lines = [line.split(":", 1)[-1] for line in cpuinfo.splitlines() if line.startswith("flags")]
+    flags = {flag for line in lines for flag in line.split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def reduced_precision(cpu_bfloat16: bool) -> str:
+    """The Keras dtype policy for a model allowed to compute in reduced precision: mixed float16 on a
+    GPU (as :func:`set_precision`), mixed bfloat16 on a CPU with bfloat16 instructions if
+    ``cpu_bfloat16``, float32 otherwise. Under either mixed policy the weights and the output layer
+    stay float32; the convolutions and dense layers compute in 16 bits. Build and train such a model
+    inside ``models.precision(policy)``."""
+    tf = backend.tensorflow()
+
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_bfloat16 and cpu_has_bfloat16() else "float32"
 
 
 def cores() -> int:

@@ -178,6 +178,21 @@ def test_the_timed_notebooks_say_on_how_many_cores_they_ran(smoke):
             assert any(phrase in t for t in text), (stem, language)
 
 
+def test_our_cnn_trains_in_bfloat16_exactly_where_the_cpu_has_it(smoke):
+    """05 records the precision our CNN trained in (mixed bfloat16 where this CPU has bfloat16
+    instructions, float32 elsewhere; no GPU here), and its text says so in both languages only then."""
+    from mnist_utils import training
+
+    layout, _, _ = smoke
+    policy = json.loads((layout.artifacts / "05_cnn" / "metrics.json").read_text())["cnn_policy"]
+    assert policy == ("mixed_bfloat16" if training.cpu_has_bfloat16() else "float32")
+    for language, phrase in {"en": "train in mixed bfloat16", "zh": "以混合 bfloat16"}.items():
+        nb = nbformat.read(layout.rendered(language) / "05_cnn.ipynb", as_version=4)
+        text = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+        assert (phrase in text) == (policy == "mixed_bfloat16"), language
+        assert ("float32 copy" in text or "float32 副本" in text) == (policy != "float32"), language
+
+
 def test_html_is_self_contained_with_every_section(smoke):
     layout, _, _ = smoke
     html = (layout.report / "mnist_report.html").read_text()

@@ -401,14 +401,18 @@ def test_single_branch_predicts_like_its_branch(tiny_splits, options):
     np.testing.assert_allclose(alone.predict(tiny_splits.x_test, verbose=0), multi[:, 2], atol=1e-6)
 
 
-def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precision(tiny_splits, tmp_path):
-    """On a GPU the study trains in mixed float16; its probabilities must stay float32 there."""
+@pytest.mark.parametrize("policy, half", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+def test_precision_is_float32_on_cpu_and_outputs_and_exports_stay_float32_under_mixed(
+    tiny_splits, tmp_path, policy, half
+):
+    """On a GPU the study trains in mixed float16, and our CNN on a CPU with bfloat16 instructions in
+    mixed bfloat16; the probabilities must stay float32 there, and the exports must be float32."""
     from mnist_utils import export
 
     keras = backend.keras()
     tf = backend.tensorflow()
     assert training.set_precision() == ("mixed_float16" if tf.config.list_physical_devices("GPU") else "float32")
-    keras.mixed_precision.set_global_policy("mixed_float16")  # what a GPU gets, emulated here
+    keras.mixed_precision.set_global_policy(policy)  # what a GPU or a bfloat16 CPU gets, emulated where it is not one
     try:
         builders = [
             functools.partial(models.build_mlp, hidden=(8,)),
@@ -423,16 +427,74 @@ def test_precision_is_float32_on_cpu_and_outputs_stay_float32_under_mixed_precis
         for build in builders:
             model = build()
             assert model(np.zeros((2, 28, 28), "float32")).dtype == "float32", model.name
-            assert any(layer.compute_dtype == "float16" for layer in model.layers), model.name
+            assert any(layer.compute_dtype == half for layer in model.layers), model.name
         run = training.train(models.build_lenet5, tiny_splits, seed=0, epochs=1, batch_size=64)
         assert run.test_probs.dtype == np.float32 and np.allclose(run.test_probs.sum(axis=1), 1, atol=1e-3)
         export.to_tflite(run.model, tmp_path / "m.tflite")
         probs = export.tflite_predict(tmp_path / "m.tflite", tiny_splits.x_test[:50], batch_size=50)
         assert np.mean(probs.argmax(1) == run.test_probs[:50].argmax(1)) > 0.9
         export.save_keras(run.model, tmp_path / "m.keras", tiny_splits.x_test[:50])
-        assert '"mixed_float16"' not in (tmp_path / "m.keras").read_bytes().decode("latin-1")
+        assert f'"{policy}"' not in (tmp_path / "m.keras").read_bytes().decode("latin-1")
+        copy = models.float32_copy(run.model)  # what notebook 05 saves, exports and times
+        assert copy is not run.model and {layer.compute_dtype for layer in copy.layers} == {"float32"}
+        assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), run.model.get_weights(), strict=True))
+        assert export.save_keras(copy, tmp_path / "copy.keras", tiny_splits.x_test[:50]) == 0.0  # exact round trip
+        assert models.float32_copy(copy) is copy  # a float32 model is its own copy
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC avx512_bf16 edition\nflags\t\t: fpu sse2 avx2 {}\n\nprocessor\t: 1\n"
+
+
+@pytest.mark.parametrize(
+    "flags, has",
+    [
+        ("avx512f avx512bw avx512_bf16", True),  # AMD Zen 4 and later, Intel Cooper Lake
+        ("amx_tile amx_bf16", True),  # Intel Sapphire Rapids and later
+        ("avx512f avx512bw avx512_vnni", False),  # AVX-512 alone: oneDNN would emulate bfloat16
+        ("avx512_bf16x", False),  # a whole flag, not a prefix
+        ("", False),
+    ],
+)
+def test_cpu_has_bfloat16_reads_the_flags_line(flags, has):
+    assert training.cpu_has_bfloat16(CPUINFO.format(flags)) is has  # the model name's words are not flags
+
+
+def test_cpu_has_bfloat16_is_false_where_there_is_no_cpuinfo(monkeypatch):
+    def unreadable(self, *args, **kwargs):
+        raise FileNotFoundError(self)
+
+    monkeypatch.setattr(training.Path, "read_text", unreadable)
+    assert training.cpu_has_bfloat16() is False
+
+
+@pytest.mark.parametrize(
+    "asked, cpu, expected",
+    [
+        (True, True, "mixed_bfloat16"),
+        (True, False, "float32"),
+        (False, True, "float32"),
+        (False, False, "float32"),
+    ],
+)
+def test_reduced_precision_is_bfloat16_only_where_asked_and_the_cpu_has_it(monkeypatch, asked, cpu, expected):
+    tf = backend.tensorflow()
+    monkeypatch.setattr(training, "cpu_has_bfloat16", lambda: cpu)
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert training.reduced_precision(asked) == ("mixed_float16" if gpu else expected)
+
+
+def test_models_precision_sets_the_policy_inside_the_block_and_restores_it_after_an_error():
+    keras = backend.keras()
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(RuntimeError, match="inside"):
+        with models.precision("mixed_bfloat16") as policy:
+            assert policy == keras.config.dtype_policy().name == "mixed_bfloat16"
+            assert models.build_lenet5().layers[1].compute_dtype == "bfloat16"
+            raise RuntimeError("inside")
+    assert keras.config.dtype_policy().name == "float32"
+    assert models.build_lenet5().layers[1].compute_dtype == "float32"
 
 
 def test_recorded_test_predictions_are_the_model_s_after_each_epoch(tiny_splits):
