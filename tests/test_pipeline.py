@@ -933,3 +933,19 @@ def test_on_a_first_run_a_notebook_further_down_a_chain_starts_before_an_indepen
     pipeline.run("p", layout=pipeline.Layout(notebook_factory.folder, params, tmp_path / "report"), log=said.append)
     started = [m.split(":")[0] for m in said if m.endswith("...")]
     assert started.index("04_r") < started.index("03_x"), started
+
+
+def test_a_notebook_that_runs_alone_starts_first_when_it_is_ready(notebook_factory, tmp_path):
+    # 02 runs alone and reads nothing: it starts before 01, which has a reader and would go first
+    # otherwise; 04 runs alone too but reads 03, so it waits for it.
+    for name in ("01_r", "02_alone", "03_x", "04_alone"):
+        notebook_factory(f"{name}.ipynb", body=["from pathlib import Path\nPath(output_dir, 'n.json').write_text('1')"])
+    _set_reads(notebook_factory.folder / "03_x.ipynb", ["01_r/n.json"])
+    _set_reads(notebook_factory.folder / "04_alone.ipynb", ["03_x/n.json"])
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text("jobs: 2\nalone: [02, 04]\nnotebooks: {}\n")
+    said = []
+    pipeline.run("p", layout=pipeline.Layout(notebook_factory.folder, params, tmp_path / "report"), log=said.append)
+    started = [m.split(":")[0] for m in said if m.endswith("...")]
+    assert started == ["02_alone", "01_r", "03_x", "04_alone"], started

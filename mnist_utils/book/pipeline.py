@@ -313,12 +313,19 @@ def _run_locked(
         artifacts.save_json(layout.run_record, record)
         waiting.discard(nb.stem)
 
-    # With one job, the notebooks run in order. With more, a notebook that others read starts
-    # first (most readers first), so the long chains get going early; then the longest by its
-    # seconds last time, so the short ones fill the gaps; with no time on record, one that reads
-    # more artifacts first (it sits further down a chain, after the work it builds on); then in order.
+    # With one job, the notebooks run in order. With more, one that runs alone goes first when it
+    # is ready (it holds every core anyway, and the side-by-side ones then pack together before or
+    # after it); then a notebook that others read (most readers first), so the long chains get going
+    # early; then the longest by its seconds last time, so the short ones fill the gaps; with no time
+    # on record, one that reads more artifacts first (it sits further down a chain, after the work it
+    # builds on); then in order.
     readers = {nb.stem: len(with_dependents(notebooks, reads, [nb])) - 1 for nb in chosen}
-    order = lambda nb: (-readers[nb.stem], -(expected(nb.stem) or 0), -len(reads[nb.stem]))  # noqa: E731
+    order = lambda nb: (  # noqa: E731
+        nb.stem not in alone,
+        -readers[nb.stem],
+        -(expected(nb.stem) or 0),
+        -len(reads[nb.stem]),
+    )
     pending, running, failure = list(chosen), {}, None
     kernels, stop = [], threading.Event()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
