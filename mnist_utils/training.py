@@ -27,10 +27,9 @@ def set_precision() -> str:
     they are. The models' output layers are float32 under either policy, so the
     softmax and the losses are computed in full precision.
     """
-    tf = backend.tensorflow()
     keras = backend.keras()
 
-    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    policy = reduced_precision(cpu_bfloat16=False)  # mixed float16 on a GPU, else float32
     keras.mixed_precision.set_global_policy(policy)
     return policy
 

@@ -853,11 +853,11 @@ def test_profile_alone_is_checked(notebook_factory, tmp_path):
         _states(layout)
 
 
-def test_core_slots_split_the_cores_without_sharing(monkeypatch):
-    monkeypatch.setattr(pipeline, "available_cores", lambda: [0, 1, 2, 3, 4])
-    assert pipeline.core_slots(1) == [[0, 1, 2, 3, 4]]
-    assert pipeline.core_slots(2) == [[0, 1], [2, 3]]  # the fifth core is left over, not shared
-    assert pipeline.core_slots(5) == [[0], [1], [2], [3], [4]]
+def test_core_slots_split_the_cores_without_sharing():
+    cores = [0, 1, 2, 3, 4]
+    assert pipeline.core_slots(cores, 1) == [[0, 1, 2, 3, 4]]
+    assert pipeline.core_slots(cores, 2) == [[0, 1], [2, 3]]  # the fifth core is left over, not shared
+    assert pipeline.core_slots(cores, 5) == [[0], [1], [2], [3], [4]]
 
 
 def test_more_jobs_than_cores_run_as_many_notebooks_as_cores(notebook_factory, tmp_path, monkeypatch):
@@ -910,6 +910,16 @@ def test_notebooks_side_by_side_run_on_cores_of_their_own_and_alone_ones_on_all(
     assert [record["notebooks"][s]["cores"] for s in (*pair, alone)] == [share, share, len(every)]
 
 
+def _start_order(notebook_factory, tmp_path, profile: str) -> list[str]:
+    """Run the factory's notebooks with ``profile`` (a profile file's text); the notebooks in the order they started."""
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "p.yaml").write_text(profile)
+    said = []
+    pipeline.run("p", layout=pipeline.Layout(notebook_factory.folder, params, tmp_path / "report"), log=said.append)
+    return [m.split(":")[0] for m in said if m.endswith("...")]
+
+
 def test_on_a_first_run_a_notebook_further_down_a_chain_starts_before_an_independent_one(notebook_factory, tmp_path):
     # 02 holds one slot until 04 has started (a flag, at most 120 s); when 01 frees the other, 03 and
     # 04 are both ready with no readers and no seconds on record: 04, which reads 01, goes first.
@@ -926,12 +936,7 @@ def test_on_a_first_run_a_notebook_further_down_a_chain_starts_before_an_indepen
         "04_r.ipynb", body=["from pathlib import Path\n(Path(output_dir).parents[3] / 'started-04').touch()"]
     )
     _set_reads(notebook_factory.folder / "04_r.ipynb", ["01_w/n.json"])
-    params = tmp_path / "params"
-    params.mkdir()
-    (params / "p.yaml").write_text("jobs: 2\nnotebooks: {}\n")
-    said = []
-    pipeline.run("p", layout=pipeline.Layout(notebook_factory.folder, params, tmp_path / "report"), log=said.append)
-    started = [m.split(":")[0] for m in said if m.endswith("...")]
+    started = _start_order(notebook_factory, tmp_path, "jobs: 2\nnotebooks: {}\n")
     assert started.index("04_r") < started.index("03_x"), started
 
 
@@ -942,10 +947,5 @@ def test_a_notebook_that_runs_alone_starts_first_when_it_is_ready(notebook_facto
         notebook_factory(f"{name}.ipynb", body=["from pathlib import Path\nPath(output_dir, 'n.json').write_text('1')"])
     _set_reads(notebook_factory.folder / "03_x.ipynb", ["01_r/n.json"])
     _set_reads(notebook_factory.folder / "04_alone.ipynb", ["03_x/n.json"])
-    params = tmp_path / "params"
-    params.mkdir()
-    (params / "p.yaml").write_text("jobs: 2\nalone: [02, 04]\nnotebooks: {}\n")
-    said = []
-    pipeline.run("p", layout=pipeline.Layout(notebook_factory.folder, params, tmp_path / "report"), log=said.append)
-    started = [m.split(":")[0] for m in said if m.endswith("...")]
+    started = _start_order(notebook_factory, tmp_path, "jobs: 2\nalone: [02, 04]\nnotebooks: {}\n")
     assert started == ["02_alone", "01_r", "03_x", "04_alone"], started

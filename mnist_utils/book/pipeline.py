@@ -214,7 +214,7 @@ def _run_locked(
     if jobs > len(every_core):  # so that a notebook beside another has cores of its own
         log(f"{jobs} jobs: this process may use {len(every_core)} CPU core(s), so as many notebooks run at once")
         jobs = len(every_core)
-    slots = core_slots(jobs)
+    slots = core_slots(every_core, jobs)
     reads = declared_reads(notebooks)
     chosen = with_dependents(notebooks, reads, select(notebooks, only)) if only else notebooks
     broken = [str(problem) for nb in chosen for problem in conventions.problems(nb)]
@@ -410,10 +410,9 @@ def available_cores() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
-def core_slots(jobs: int) -> list[list[int]]:
-    """The cores of each of ``jobs`` notebooks side by side (at most one per core): this process's
-    cores split evenly, none shared, the remainder unused."""
-    cores = available_cores()
+def core_slots(cores: list[int], jobs: int) -> list[list[int]]:
+    """The cores of each of ``jobs`` notebooks side by side (at most one per core): ``cores`` (this
+    process's, :func:`available_cores`) split evenly, none shared, the remainder unused."""
     share = len(cores) // jobs
     return [cores[slot * share : (slot + 1) * share] for slot in range(jobs)]
 
